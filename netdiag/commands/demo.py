@@ -1,0 +1,96 @@
+"""``netdiag demo``: start the lab, run each subcommand against it, stop everything."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+import typer
+
+HELP = """\
+Start the lab servers on loopback, run each available subcommand against them with the
+output you would see yourself, and stop everything it started. Needs no internet and no
+root. Exit status 0 when every step behaved as the lab says it should."""
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    explain: str
+    argv: list[str]
+    expect: int
+
+
+def steps(endpoints: dict[str, str]) -> list[Step]:
+    """The demo's steps for the lab's endpoints (each later subcommand adds its own)."""
+    out = [
+        Step(
+            "TCP: a three-way handshake, timed",
+            "connect() returns when the SYN/ACK is back: that wait is one round trip. "
+            "TCP_INFO shows the kernel's smoothed RTT (srtt) and the MSS agreed in the SYNs.",
+            ["tcp", endpoints["tcp_open"], "-c", "3", "-i", "0.2"],
+            0,
+        ),
+        Step(
+            "TCP: nothing listening",
+            "The kernel answers a SYN to a closed port with RST: refused at once, exit status 1.",
+            ["tcp", endpoints["tcp_refused"], "-c", "1"],
+            1,
+        ),
+        Step(
+            "TCP: a SYN that is never answered",
+            "This listener's accept queue is full, so Linux drops new SYNs; the client "
+            "retransmits until --timeout, then reports a timeout.",
+            ["tcp", endpoints["tcp_silent"], "-c", "1", "--timeout", "1"],
+            1,
+        ),
+    ]
+    if "tcp_open_v6" in endpoints:
+        out.append(
+            Step(
+                "TCP over IPv6, several targets at once",
+                "Targets are probed concurrently: the run takes as long as the slowest one.",
+                ["tcp", endpoints["tcp_open"], endpoints["tcp_open_v6"], "-c", "2", "-i", "0.2"],
+                0,
+            )
+        )
+    return out
+
+
+def command() -> None:
+    from rich.rule import Rule
+    from rich.text import Text
+
+    from netdiag.cli import run
+    from netdiag.lab import Lab
+    from netdiag.output import TextOutput
+
+    out = TextOutput()
+    failures = 0
+    with Lab() as lab:
+        out.print(Text("netdiag demo: lab started on loopback", style="bold"))
+        for name, where in lab.endpoints.items():
+            out.print(Text(f"  {name:<14} {where}", style="dim"))
+        for step in steps(lab.endpoints):
+            out.print(
+                Text(""),
+                Rule(step.title, align="left") if out.is_terminal else Text(f"== {step.title}"),
+            )
+            out.print(Text(step.explain, style="italic"))
+            out.print(Text("$ netdiag " + shlex.join(step.argv), style="bold cyan"))
+            out.console.file.flush()
+            status = run(step.argv)
+            good = status == step.expect
+            failures += not good
+            mark = Text(f"exit status {status}", style="green" if good else "bold red")
+            if not good:
+                mark.append(f" (expected {step.expect})")
+            out.print(mark)
+    out.print(Text(""), Text("lab stopped", style="dim"))
+    raise typer.Exit(1 if failures else 0)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo", help=HELP, short_help="Run every subcommand against the local lab.")(
+        command
+    )

@@ -1,0 +1,78 @@
+"""``netdiag lab``: run the local lab on loopback, for trying netdiag by hand."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+HELP = """\
+Start netdiag's lab servers on loopback and keep them running until Ctrl-C or --duration
+seconds have passed, then stop them. Prints each service's address; with --json, one JSON
+document (then waits), for scripts and benchmarks that need the servers in another process."""
+
+
+def command(
+    duration: Annotated[
+        float,
+        typer.Option(
+            "--duration",
+            min=0.0,
+            max=86400.0,
+            metavar="SECONDS",
+            help="Seconds to run before stopping.",
+        ),
+    ] = 600.0,
+    extra_tcp: Annotated[
+        int,
+        typer.Option(
+            "--extra-tcp",
+            min=0,
+            max=4000,
+            metavar="N",
+            help="Also open N more TCP listeners on 127.0.0.1 (for load tests).",
+        ),
+    ] = 0,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the endpoints as one JSON document.")
+    ] = False,
+) -> None:
+    import contextlib
+    import threading
+
+    from netdiag.lab import Lab, TcpServer
+    from netdiag.output import TextOutput, emit_json
+
+    with Lab() as lab:
+        extra: list[str] = []
+        if extra_tcp:
+            server = TcpServer([("127.0.0.1", 0)] * extra_tcp).start()
+            lab._stops.append(server.stop)
+            extra = [f"{h}:{p}" for h, p in server.endpoints]
+        if json_output:
+            emit_json(
+                {
+                    "command": "lab",
+                    "ok": True,
+                    "error": None,
+                    "endpoints": lab.endpoints,
+                    "extra_tcp": extra,
+                    "duration_s": duration,
+                }
+            )
+        else:
+            from rich.text import Text
+
+            out = TextOutput()
+            out.print(Text("netdiag lab is running on loopback:", style="bold"))
+            for name, where in lab.endpoints.items():
+                out.print(Text(f"  {name:<14} {where}"))
+            if extra:
+                out.print(Text(f"  {len(extra)} more TCP listeners: {extra[0]} ... {extra[-1]}"))
+            out.print(Text(f"Stops after {duration:g} s, or on Ctrl-C.", style="dim"))
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
+            threading.Event().wait(duration)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("lab", help=HELP, short_help="Run the local lab servers on loopback.")(command)

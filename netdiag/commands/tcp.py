@@ -1,0 +1,154 @@
+"""``netdiag tcp``: the three-way handshake, measured."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from netdiag.exitcodes import EXIT_HELP
+
+HELP = """\
+Time TCP connects: how long connect() takes, from the SYN leaving to the SYN/ACK arriving
+(the kernel answers with the final ACK at once). Each TARGET is resolved first (timed as
+dns_ms), then connected COUNT times, one attempt every INTERVAL seconds. Several targets are
+probed concurrently. On Linux each connect also reports the kernel's own view from TCP_INFO:
+smoothed RTT, RTT variance and MSS.
+
+TARGET is host, host:port, [IPv6]:port, or an IPv4/IPv6 literal; -p gives the port for
+targets without one.
+
+netdiag closes each connection right after the handshake with a normal FIN, so the client
+side (this machine) holds the socket in TIME_WAIT for 60 s on Linux; --rst closes with a RST
+instead and leaves no TIME_WAIT behind."""
+
+
+def command(
+    ctx: typer.Context,
+    targets: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="TARGET", help="host[:port], [v6addr]:port, IP literal.", show_default=False
+        ),
+    ],
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "-p",
+            "--port",
+            min=1,
+            max=65535,
+            metavar="PORT",
+            help="Port for targets that give none.",
+        ),
+    ] = None,
+    count: Annotated[
+        int,
+        typer.Option(
+            "-c", "--count", min=1, max=1_000_000, metavar="COUNT", help="Connects per address."
+        ),
+    ] = 4,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "-i",
+            "--interval",
+            min=0.0,
+            max=3600.0,
+            metavar="SECONDS",
+            help="Seconds between connects to one address.",
+        ),
+    ] = 1.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.001,
+            max=600.0,
+            metavar="SECONDS",
+            help="Seconds to wait for a handshake (and for name resolution).",
+        ),
+    ] = 2.0,
+    ipv4: Annotated[bool, typer.Option("-4", help="Use IPv4 addresses only.")] = False,
+    ipv6: Annotated[bool, typer.Option("-6", help="Use IPv6 addresses only.")] = False,
+    all_addresses: Annotated[
+        bool, typer.Option("--all", help="Probe every resolved address, not just the first.")
+    ] = False,
+    rst: Annotated[
+        bool, typer.Option("--rst", help="Close with RST (no TIME_WAIT left behind).")
+    ] = False,
+    max_connect_ms: Annotated[
+        float | None,
+        typer.Option(
+            "--max-connect-ms",
+            min=0.0,
+            metavar="N",
+            help="Unhealthy when a target's median connect time exceeds N ms.",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document instead of text.")
+    ] = False,
+) -> None:
+    import resource
+
+    from netdiag.cli import usage_error
+    from netdiag.output import TextOutput, emit_json
+    from netdiag.probes.tcp import TcpOptions, TcpProbe, probe_tcp
+    from netdiag.resolve import Resolution
+    from netdiag.result import exit_status
+    from netdiag.targets import TargetError, parse_target
+
+    if ipv4 and ipv6:
+        raise usage_error("-4 and -6 exclude each other")
+    version = 4 if ipv4 else 6 if ipv6 else None
+    parsed = []
+    for text in targets:
+        try:
+            t = parse_target(text, default_port=port)
+        except TargetError as exc:
+            raise usage_error(str(exc)) from None
+        if t.port is None:
+            raise usage_error(f"no port for '{text}': give host:port or -p PORT")
+        if version is not None and t.ip_version not in (None, version):
+            raise usage_error(f"'{text}' is an IPv{t.ip_version} address, but -{version} was given")
+        parsed.append(t)
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    max_inflight = max(1, min(1024, (soft - 32) // 2 if soft > 0 else 256))
+    opts = TcpOptions(
+        count=count,
+        interval=interval,
+        timeout=timeout,
+        version=version,
+        all_addresses=all_addresses,
+        rst=rst,
+        max_connect_ms=max_connect_ms,
+        max_inflight=max_inflight,
+    )
+    if json_output:
+        report = probe_tcp(parsed, opts)
+        emit_json(report)
+    else:
+        from netdiag.views import tcp as view
+
+        out = TextOutput()
+
+        def on_resolved(i: int, res: Resolution) -> None:
+            out.print(view.resolved_line(parsed[i], res, probe_all=all_addresses))
+
+        def on_probe(i: int, probe: TcpProbe) -> None:
+            out.print(view.probe_line(parsed[i], probe))
+
+        report = probe_tcp(parsed, opts, on_probe=on_probe, on_resolved=on_resolved)
+        out.print(*view.summary(report, terminal=out.is_terminal))
+    raise typer.Exit(exit_status(report))
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "tcp",
+        help=HELP,
+        epilog=EXIT_HELP,
+        short_help="Time TCP connects (the three-way handshake).",
+    )(command)

@@ -1,0 +1,43 @@
+"""Shell completion scripts, generated from the CLI itself.
+
+The scripts in ``completions/`` are written by ``python -m netdiag.completion completions``
+and a test fails when they differ from what this module generates. They ask ``netdiag``
+itself for candidates (through the ``_NETDIAG_COMPLETE`` variable), so new subcommands and
+options complete without regenerating them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+SHELLS = {"bash": "netdiag.bash", "zsh": "_netdiag", "fish": "netdiag.fish"}
+COMPLETE_VAR = "_NETDIAG_COMPLETE"
+
+
+def script(shell: str) -> str:
+    """The completion script for ``shell`` (bash, zsh or fish)."""
+    from typer._completion_classes import completion_init
+    from typer._completion_shared import get_completion_script
+
+    completion_init()
+
+    body = get_completion_script(prog_name="netdiag", complete_var=COMPLETE_VAR, shell=shell)
+    header = "#compdef netdiag\n" if shell == "zsh" and not body.startswith("#compdef") else ""
+    return f"{header}{body}\n"
+
+
+def write_all(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for shell, name in SHELLS.items():
+        path = directory / name
+        path.write_text(script(shell))
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "completions")
+    for p in write_all(target):
+        print(p)

@@ -1,0 +1,124 @@
+"""Name resolution through the system's resolver (getaddrinfo), timed, with a timeout.
+
+getaddrinfo itself cannot be given a timeout, so a lookup runs in a daemon thread and is
+abandoned, reported as a ``dns`` timeout, when the deadline passes. IP literals are converted
+without any lookup.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass
+
+from netdiag.clock import elapsed_ms, now_ns
+from netdiag.result import ProbeError
+
+FAMILIES = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One resolved address, ready for ``socket.connect``."""
+
+    family: int
+    sockaddr: tuple
+    address: str
+
+    @property
+    def port(self) -> int:
+        return int(self.sockaddr[1])
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    endpoints: tuple[Endpoint, ...]
+    dns_ms: float
+    error: ProbeError | None = None
+
+
+def _gai_error(host: str, exc: socket.gaierror, version: int | None) -> ProbeError:
+    if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
+        fam = f" has no IPv{version} address" if version else " does not resolve"
+        return ProbeError("dns", f"{host}{fam} ({exc.strerror})")
+    if exc.errno == getattr(socket, "EAI_ADDRFAMILY", -9):
+        return ProbeError("dns", f"{host} has no IPv{version} address")
+    if exc.errno == socket.EAI_AGAIN:
+        return ProbeError("dns", f"temporary failure resolving {host} ({exc.strerror})")
+    return ProbeError("dns", f"cannot resolve {host}: {exc.strerror}")
+
+
+def _lookup(host: str, port: int, version: int | None, numeric: bool) -> list[Endpoint]:
+    flags = socket.AI_NUMERICHOST if numeric else socket.AI_ADDRCONFIG
+    infos = socket.getaddrinfo(
+        host, port, FAMILIES[version], socket.SOCK_STREAM, socket.IPPROTO_TCP, flags
+    )
+    seen: dict[tuple, Endpoint] = {}
+    for family, _type, _proto, _canon, sockaddr in infos:
+        if family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        address = sockaddr[0]
+        if family == socket.AF_INET6 and sockaddr[3]:
+            address = f"{address.split('%')[0]}%{sockaddr[3]}"
+        seen.setdefault(sockaddr, Endpoint(family, sockaddr, address))
+    return list(seen.values())
+
+
+def resolve(
+    host: str,
+    port: int,
+    *,
+    version: int | None = None,
+    timeout: float = 5.0,
+    numeric: bool = False,
+) -> Resolution:
+    """Resolve ``host`` to TCP endpoints, timing the lookup.
+
+    ``version`` restricts to IPv4 (4) or IPv6 (6). ``numeric`` says ``host`` is an IP literal,
+    which is converted without a lookup or a thread.
+    """
+    start = now_ns()
+    if numeric:
+        if "%" not in host:  # a plain literal needs no resolver call at all
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            if version is not None and FAMILIES[version] != family:
+                err = ProbeError("dns", f"{host} is not an IPv{version} address")
+                return Resolution((), elapsed_ms(start), err)
+            sockaddr: tuple = (host, port) if family == socket.AF_INET else (host, port, 0, 0)
+            return Resolution((Endpoint(family, sockaddr, host),), elapsed_ms(start))
+        try:
+            eps = _lookup(host, port, version, numeric=True)
+        except socket.gaierror as exc:
+            return Resolution((), elapsed_ms(start), _gai_error(host, exc, version))
+        return Resolution(tuple(eps), elapsed_ms(start))
+
+    box: dict[str, object] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            box["eps"] = _lookup(host, port, version, numeric=False)
+        except socket.gaierror as exc:
+            box["exc"] = exc
+        except (OSError, UnicodeError) as exc:
+            box["other"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name=f"resolve {host}", daemon=True).start()
+    finished = done.wait(timeout)
+    took = elapsed_ms(start)
+    if not finished:
+        return Resolution(
+            (), took, ProbeError("dns", f"resolving {host} timed out after {timeout:g} s")
+        )
+    if "exc" in box:
+        return Resolution((), took, _gai_error(host, box["exc"], version))  # type: ignore[arg-type]
+    if "other" in box:
+        return Resolution((), took, ProbeError("dns", f"cannot resolve {host}: {box['other']}"))
+    eps = box["eps"]
+    assert isinstance(eps, list)
+    if not eps:
+        fam = f"IPv{version} " if version else ""
+        return Resolution((), took, ProbeError("dns", f"{host} has no {fam}address"))
+    return Resolution(tuple(eps), took)

@@ -1,0 +1,174 @@
+"""The TCP connect building block that ``tcp``, ``tls`` and ``http`` share.
+
+A connect is started non-blocking and completes when the socket becomes writable, as curl
+does it: the time between the ``connect()`` call (the SYN leaves) and writability (the SYN/ACK
+arrived and the kernel sent the final ACK) is the three-way handshake. Many connects can wait
+on one selector (:mod:`netdiag.probes.tcp`), or one can be waited for alone (:func:`connect`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import selectors
+import socket
+import struct
+import sys
+from dataclasses import dataclass
+
+from netdiag.clock import elapsed_ms, now_ns
+from netdiag.resolve import Endpoint
+from netdiag.result import ProbeError
+from netdiag.targets import format_hostport
+
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENONET}
+_RESOURCE = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.EADDRNOTAVAIL}
+
+
+@dataclass(frozen=True, slots=True)
+class TcpInfo:
+    """The kernel's view of a connection (Linux ``TCP_INFO``), read right after the handshake.
+
+    ``rtt_ms`` is the smoothed RTT (SRTT) and ``rttvar_ms`` its variance estimate, both seeded
+    by the SYN -> SYN/ACK exchange; ``rto_ms`` the retransmission timeout derived from them;
+    ``snd_mss`` the largest segment this side will send (from the peer's MSS option, less
+    TCP options), ``advmss`` the MSS this side announced in its own SYN.
+    """
+
+    rtt_ms: float
+    rttvar_ms: float
+    rto_ms: float
+    snd_mss: int
+    advmss: int
+    pmtu: int
+    snd_cwnd: int
+
+
+# struct tcp_info (linux/tcp.h): 8 one-byte fields, then 32-bit fields from tcpi_rto on.
+_TCP_INFO = struct.Struct("8B24I")
+
+
+def read_tcp_info(sock: socket.socket) -> TcpInfo | None:
+    """``TCP_INFO`` for a connected socket, or None where the platform has no such option."""
+    opt = getattr(socket, "TCP_INFO", None)
+    if opt is None or not sys.platform.startswith("linux"):
+        return None
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, opt, _TCP_INFO.size)
+    except OSError:
+        return None
+    if len(raw) < _TCP_INFO.size:
+        return None
+    f = _TCP_INFO.unpack(raw)
+    # After the 8 bytes: rto ato snd_mss rcv_mss unacked sacked lost retrans fackets
+    # last_data_sent last_ack_sent last_data_recv last_ack_recv pmtu rcv_ssthresh rtt rttvar
+    # snd_ssthresh snd_cwnd advmss ...
+    rto, _ato, snd_mss, _rcv_mss = f[8:12]
+    pmtu, _rcv_ssthresh, rtt, rttvar, _snd_ssthresh, snd_cwnd, advmss = f[21:28]
+    return TcpInfo(rtt / 1000, rttvar / 1000, rto / 1000, snd_mss, advmss, pmtu, snd_cwnd)
+
+
+def connect_error(err: int, endpoint: Endpoint, timeout: float | None = None) -> ProbeError:
+    """Name a failed connect: ``refused`` (RST), ``timeout`` (no answer to the SYN),
+    ``unreachable`` (no route / ICMP unreachable), ``resource`` (local limits), else ``error``."""
+    where = format_hostport(endpoint.address, endpoint.port)
+    if err == errno.ECONNREFUSED:
+        return ProbeError("refused", f"connection to {where} refused (RST: nothing listening)")
+    if err == errno.ETIMEDOUT:
+        after = f" after {timeout:g} s" if timeout is not None else ""
+        return ProbeError("timeout", f"no answer to SYN from {where}{after}")
+    if err in _UNREACHABLE:
+        return ProbeError("unreachable", f"{where}: {os.strerror(err)}")
+    if err in (errno.EACCES, errno.EPERM):
+        return ProbeError(
+            "blocked", f"{where}: {os.strerror(err)} (a local firewall rule rejected the SYN)"
+        )
+    if err in _RESOURCE:
+        return ProbeError(
+            "resource",
+            f"{where}: {os.strerror(err)}",
+            hint="raise the open-files limit (ulimit -n) or probe fewer targets at once",
+        )
+    return ProbeError("error", f"{where}: {os.strerror(err)}")
+
+
+class PendingConnect:
+    """A connect in flight: the SYN has been sent, the socket is non-blocking.
+
+    Construct, then wait until ``sock`` is writable (unless ``done`` already), then call
+    :meth:`finish`. ``start_ns`` is taken immediately before the ``connect()`` system call.
+    """
+
+    __slots__ = ("done", "endpoint", "err", "sock", "start_ns")
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.sock = socket.socket(endpoint.family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self.sock.setblocking(False)
+        self.start_ns = now_ns()
+        self.err = self.sock.connect_ex(endpoint.sockaddr)
+        # 0: connected already (possible on loopback); EINPROGRESS: wait for writability.
+        self.done = self.err != errno.EINPROGRESS
+
+    def finish(self, end_ns: int) -> tuple[float, int]:
+        """(milliseconds since the SYN was sent, errno or 0) once the socket is writable."""
+        if not self.done:
+            self.err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            self.done = True
+        return (end_ns - self.start_ns) / 1e6, self.err
+
+
+def close(sock: socket.socket, *, rst: bool = False) -> None:
+    """Close a connected socket: a normal FIN (the closing side then holds TIME_WAIT for 60 s
+    on Linux), or with ``rst`` an abortive close (SO_LINGER 0) that sends RST and leaves no
+    TIME_WAIT behind."""
+    if rst:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+@dataclass(slots=True)
+class Connection:
+    """The outcome of :func:`connect`: a connected blocking socket, or an error."""
+
+    endpoint: Endpoint
+    connect_ms: float
+    sock: socket.socket | None
+    error: ProbeError | None
+    tcp_info: TcpInfo | None = None
+
+
+def connect(endpoint: Endpoint, timeout: float) -> Connection:
+    """Connect to one endpoint within ``timeout`` seconds, timing the handshake.
+
+    On success the socket is returned in blocking mode with ``timeout`` set, for the caller's
+    next phase (TLS, HTTP); the caller closes it.
+    """
+    try:
+        pending = PendingConnect(endpoint)
+    except OSError as exc:
+        return Connection(endpoint, 0.0, None, connect_error(exc.errno or 0, endpoint, timeout))
+    sock = pending.sock
+    if not pending.done:
+        with selectors.DefaultSelector() as sel:
+            sel.register(sock, selectors.EVENT_WRITE)
+            ready = sel.select(max(0.0, timeout - elapsed_ms(pending.start_ns) / 1000))
+        end = now_ns()
+        if not ready:
+            sock.close()
+            took = (end - pending.start_ns) / 1e6
+            return Connection(
+                endpoint, took, None, connect_error(errno.ETIMEDOUT, endpoint, timeout)
+            )
+    else:
+        end = now_ns()
+    ms, err = pending.finish(end)
+    if err:
+        sock.close()
+        return Connection(endpoint, ms, None, connect_error(err, endpoint, timeout))
+    info = read_tcp_info(sock)
+    sock.setblocking(True)
+    sock.settimeout(timeout)
+    return Connection(endpoint, ms, sock, None, info)

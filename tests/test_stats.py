@@ -1,0 +1,49 @@
+"""Statistics as ping users know them."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from netdiag.stats import mdev, percentile, summarize
+
+
+def test_mdev_is_population_stddev_as_iputils():
+    # iputils: tsum/n, tsum2/n, mdev = sqrt(tsum2/n - (tsum/n)^2)
+    samples = [0.041, 0.052, 0.048, 0.107]
+    n = len(samples)
+    expected = math.sqrt(sum(x * x for x in samples) / n - (sum(samples) / n) ** 2)
+    assert mdev(samples) == pytest.approx(expected)
+    assert mdev(samples) == pytest.approx(statistics.pstdev(samples))
+
+
+def test_percentiles_interpolate_linearly():
+    s = [1.0, 2.0, 3.0, 4.0]
+    assert percentile(s, 50) == 2.5
+    assert percentile(s, 0) == 1.0
+    assert percentile(s, 100) == 4.0
+    assert percentile(s, 95) == pytest.approx(3.85)
+    assert percentile([7.0], 95) == 7.0
+
+
+def test_summary_counts_loss_and_handles_no_success():
+    st_ = summarize([1.0, 3.0], sent=4)
+    assert (st_.sent, st_.ok, st_.loss_pct) == (4, 2, 50.0)
+    assert (st_.min_ms, st_.avg_ms, st_.max_ms, st_.p50_ms) == (1.0, 2.0, 3.0, 2.0)
+    none = summarize([], sent=3)
+    assert none.loss_pct == 100.0
+    assert none.min_ms is None and none.mdev_ms is None
+    assert summarize([], sent=0).loss_pct == 0.0
+
+
+@given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=50))
+def test_summary_invariants(samples):
+    s = summarize(samples, len(samples))
+    assert s.min_ms <= s.p50_ms <= s.p95_ms <= s.max_ms
+    assert s.min_ms - 1e-6 <= s.avg_ms <= s.max_ms + 1e-6
+    assert s.mdev_ms >= 0
+    assert s.p50_ms == pytest.approx(statistics.median(samples))
