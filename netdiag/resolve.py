@@ -71,11 +71,13 @@ def resolve(
     version: int | None = None,
     timeout: float = 5.0,
     numeric: bool = False,
+    cancel: threading.Event | None = None,
 ) -> Resolution:
     """Resolve ``host`` to TCP endpoints, timing the lookup.
 
     ``version`` restricts to IPv4 (4) or IPv6 (6). ``numeric`` says ``host`` is an IP literal,
-    which is converted without a lookup or a thread.
+    which is converted without a lookup or a thread. Setting ``cancel`` abandons the lookup
+    early (reported as a ``dns`` error), so an interrupted run need not wait for it.
     """
     start = now_ns()
     if numeric:
@@ -106,8 +108,16 @@ def resolve(
             done.set()
 
     threading.Thread(target=work, name=f"resolve {host}", daemon=True).start()
-    finished = done.wait(timeout)
+    deadline = start + int(timeout * 1e9)
+    finished = False
+    while not finished:
+        left = (deadline - now_ns()) / 1e9
+        if left <= 0 or (cancel is not None and cancel.is_set()):
+            break
+        finished = done.wait(min(left, 0.05) if cancel is not None else left)
     took = elapsed_ms(start)
+    if not finished and cancel is not None and cancel.is_set():
+        return Resolution((), took, ProbeError("dns", f"resolving {host} was interrupted"))
     if not finished:
         return Resolution(
             (), took, ProbeError("dns", f"resolving {host} timed out after {timeout:g} s")

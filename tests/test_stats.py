@@ -47,3 +47,17 @@ def test_summary_invariants(samples):
     assert s.min_ms - 1e-6 <= s.avg_ms <= s.max_ms + 1e-6
     assert s.mdev_ms >= 0
     assert s.p50_ms == pytest.approx(statistics.median(samples))
+
+
+def test_exit_status_mapping():
+    from netdiag.exitcodes import ExitStatus
+    from netdiag.result import ProbeError, exit_status
+
+    class R:
+        def __init__(self, ok, error=None, interrupted=False):
+            self.command, self.ok, self.error, self.interrupted = "x", ok, error, interrupted
+
+    assert exit_status(R(True)) == ExitStatus.OK == 0
+    assert exit_status(R(False, ProbeError("timeout", "t"))) == 1
+    assert exit_status(R(False, ProbeError("permission", "p", "run as root"))) == 3
+    assert exit_status(R(False, ProbeError("refused", "r"), interrupted=True)) == 130

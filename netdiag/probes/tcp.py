@@ -14,6 +14,7 @@ import heapq
 import queue
 import selectors
 import socket
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -340,6 +341,7 @@ def probe_tcp(
     wake_r.setblocking(False)
     run.sel.register(wake_r, selectors.EVENT_READ)
     pool: ThreadPoolExecutor | None = None
+    cancel = threading.Event()
     interrupted = False
     try:
         named: list[int] = []
@@ -355,9 +357,10 @@ def probe_tcp(
             def lookup(i: int) -> None:
                 t = targets[i]
                 assert t.port is not None
-                results.put(
-                    (i, resolve(t.host, t.port, version=opts.version, timeout=opts.timeout))
+                res = resolve(
+                    t.host, t.port, version=opts.version, timeout=opts.timeout, cancel=cancel
                 )
+                results.put((i, res))
                 with contextlib.suppress(OSError):  # closed: the run was interrupted
                     wake_w.send(b"x")
 
@@ -366,6 +369,7 @@ def probe_tcp(
         run.loop(len(named), results, wake_r)
     except KeyboardInterrupt:
         interrupted = True
+        cancel.set()
         run.abort()
     finally:
         if pool is not None:
