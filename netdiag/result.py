@@ -30,7 +30,7 @@ class ProbeError:
     hint: str | None = None
 
 
-CANNOT_RUN_KINDS = frozenset({"permission", "unsupported", "resource"})
+CANNOT_RUN_KINDS = frozenset({"permission", "unsupported", "resource", "config"})
 """Error kinds that mean netdiag could not run the probe here, not that the target is bad."""
 
 

@@ -54,6 +54,42 @@ def steps(endpoints: dict[str, str]) -> list[Step]:
                 0,
             )
         )
+    if "dns_root" in endpoints:
+        root, port = endpoints["dns_root"].rsplit(":", 1)
+        example = endpoints["dns_example"].rsplit(":", 1)[0]
+        out += [
+            Step(
+                "DNS: a lookup, as a stub resolver sees it",
+                "One query with recursion desired to the server of example.test.: the header "
+                "flags (aa: an authoritative answer), the sections, TTLs, the query time.",
+                ["dns", "host.example.test", "A", "AAAA", "--server", example, "--port", port],
+                0,
+            ),
+            Step(
+                "DNS: iterative resolution from the root",
+                "netdiag asks the root, follows the referral to test., then to example.test.; "
+                "the answer is a CNAME into another zone, which gets a new trace from the root.",
+                ["dns", "www.example.test", "--trace", "--root", root, "--port", port],
+                0,
+            ),
+            Step(
+                "DNS: a lame delegation",
+                "test. delegates lame.test. to two servers: one never answers, one says REFUSED. "
+                "Both are asked at once; neither gives an answer.",
+                [
+                    "dns",
+                    "www.lame.test",
+                    "--trace",
+                    "--root",
+                    root,
+                    "--port",
+                    port,
+                    "--timeout",
+                    "0.5",
+                ],
+                1,
+            ),
+        ]
     return out
 
 

@@ -1,7 +1,12 @@
 """A local network lab on loopback: the servers that tests, benchmarks, ``netdiag demo`` and
 ``netdiag lab`` all use. Nothing here needs root or a network beyond loopback.
 
-This lab holds, for ``netdiag tcp``:
+For ``netdiag dns``, the lab runs a private DNS hierarchy (:mod:`netdiag.lab.dns`) on
+127.53.0.x, all servers on one port: ``dns_root`` is its root server, ``dns_example`` the
+authoritative server of ``example.test.``, ``dns_garbage``/``dns_wrong_id``/``dns_silent``
+hostile servers. (Linux only: other systems cannot bind 127.53.0.x without configuration.)
+
+For ``netdiag tcp``:
 
 - ``tcp_open`` (and ``tcp_open_v6`` on ::1): a TCP server that accepts and holds each
   connection until the client closes it, so the client closes first (and keeps TIME_WAIT);
@@ -198,6 +203,7 @@ class Lab:
     def start(self) -> Lab:
         try:
             self._start_tcp()
+            self._start_dns()
         except BaseException:
             self.stop()
             raise
@@ -225,6 +231,24 @@ class Lab:
         silent = SilentPort(self.host)
         self._stops.append(silent.stop)
         self._add("tcp_silent", silent.endpoint)
+
+    def _start_dns(self) -> None:
+        from netdiag.lab.dns import DnsLab
+
+        try:
+            dns_lab = DnsLab().start()
+        except OSError:
+            return  # 127.53.0.x cannot be bound here: the DNS part of the lab is absent
+        self._stops.append(dns_lab.stop)
+        port = dns_lab.port
+        for name, n in (
+            ("dns_root", 1),
+            ("dns_example", 4),
+            ("dns_garbage", 11),
+            ("dns_wrong_id", 12),
+            ("dns_silent", 9),
+        ):
+            self._add(name, (f"127.53.0.{n}", port))
 
     def stop(self) -> None:
         while self._stops:

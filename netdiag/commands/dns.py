@@ -1,0 +1,290 @@
+"""``netdiag dns``: lookups as a stub resolver sees them, and ``--trace`` from the root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from netdiag.exitcodes import EXIT_HELP
+
+if TYPE_CHECKING:
+    import dns.name
+
+    from netdiag.probes.dns import DnsLookupReport
+    from netdiag.probes.dnstrace import DnsTraceReport
+
+HELP = """\
+Look up NAME (record TYPEs default to A) the way a stub resolver does: one query with
+recursion desired, sent to the system's configured resolver or to each --server. Shows the
+rcode, the header flags (aa tc rd ra ad), the answer, authority and additional sections with
+TTLs, the server and transport, the query time and the message size. A truncated UDP answer
+is retried over TCP, and the output says so. Types: A AAAA CNAME MX NS TXT SOA PTR SRV CAA and
+any other dnspython knows; -x makes a reverse (PTR) lookup of an address.
+
+With --trace, netdiag resolves NAME itself, iteratively: from the root servers (built-in IANA
+root hints, or --root/--root-hints) it follows referrals zone by zone down to the answer,
+asking each zone's name servers concurrently, with recursion off, using glue where the parent
+gives it and resolving glueless name servers from the root too. No recursive resolver is
+used, so the trace works where the system resolver is broken or absent. Lame delegations,
+upward or sideways referrals, delegation loops and responses that fail validation (garbage,
+wrong ID, wrong question) are reported. --port applies to every server asked, as with dig.
+
+A lookup is healthy when the rcode is NOERROR and the answer holds a record of the requested
+type (following CNAMEs); NXDOMAIN, NODATA, SERVFAIL, REFUSED and timeouts are unhealthy, and
+error.kind says which. A trace is healthy when it reaches an answer."""
+
+
+def command(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME", help="The name to look up (an address with -x).", show_default=False
+        ),
+    ],
+    types: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="TYPE", help="Record types (default A; PTR with -x).", show_default=False
+        ),
+    ] = None,
+    servers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--server",
+            "-s",
+            metavar="ADDR[:PORT]",
+            help="Ask this server (repeatable); default: the system's resolvers.",
+        ),
+    ] = None,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port",
+            "-p",
+            min=1,
+            max=65535,
+            metavar="PORT",
+            help="Port for servers that give none (every server with --trace).",
+        ),
+    ] = 53,
+    tcp: Annotated[bool, typer.Option("--tcp", help="Query over TCP from the start.")] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.01,
+            max=120.0,
+            metavar="SECONDS",
+            help="Seconds to wait for each answer.",
+        ),
+    ] = 2.0,
+    retries: Annotated[
+        int,
+        typer.Option(
+            "--retries",
+            min=0,
+            max=10,
+            metavar="N",
+            help="Repeat a query that got no answer N times (lookups).",
+        ),
+    ] = 1,
+    reverse: Annotated[
+        bool, typer.Option("-x", help="Reverse lookup: NAME is an IP address.")
+    ] = False,
+    short: Annotated[bool, typer.Option("--short", help="Print only the answer data.")] = False,
+    do_trace: Annotated[
+        bool, typer.Option("--trace", help="Resolve iteratively from the root.")
+    ] = False,
+    roots: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--root", metavar="ADDR", help="Start --trace from this root server (repeatable)."
+        ),
+    ] = None,
+    root_hints: Annotated[
+        Path | None,
+        typer.Option(
+            "--root-hints", metavar="FILE", help="Root hints file (named.root format) for --trace."
+        ),
+    ] = None,
+    ipv4: Annotated[bool, typer.Option("-4", help="Use IPv4 only.")] = False,
+    ipv6: Annotated[bool, typer.Option("-6", help="Use IPv6 only.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document instead of text.")
+    ] = False,
+) -> None:
+    from netdiag.cli import usage_error
+
+    if ipv4 and ipv6:
+        raise usage_error("-4 and -6 exclude each other")
+    if short and json_output:
+        raise usage_error("--short and --json exclude each other")
+    version = 4 if ipv4 else 6 if ipv6 else None
+    if do_trace:
+        if servers:
+            raise usage_error("--trace asks the authoritative servers itself; drop --server")
+    elif roots or root_hints:
+        raise usage_error("--root and --root-hints go with --trace")
+
+    import dns.exception
+    import dns.name
+    import dns.reversename
+
+    from netdiag.dnsquery import rdtype_of
+
+    if any(c.isspace() for c in name) or not name:
+        raise usage_error(f"'{name}' is not a valid domain name")
+    if reverse:
+        try:
+            qname = dns.reversename.from_address(name)
+        except (dns.exception.SyntaxError, ValueError):
+            raise usage_error(f"-x needs an IP address, not '{name}'") from None
+    else:
+        try:
+            qname = dns.name.from_text(name)
+        except (dns.exception.DNSException, UnicodeError, ValueError) as exc:
+            raise usage_error(f"'{name}' is not a valid domain name: {exc}") from None
+    try:
+        rdtypes = [rdtype_of(t) for t in (types or (["PTR"] if reverse else ["A"]))]
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+    rdtypes = list(dict.fromkeys(rdtypes))
+
+    if do_trace:
+        if len(rdtypes) != 1:
+            raise usage_error("--trace follows one record type at a time")
+        report = _trace(qname, rdtypes[0], roots or [], root_hints, port, timeout, tcp, version)
+    else:
+        report = _lookup(qname, rdtypes, servers or [], port, tcp, timeout, retries, version)
+
+    from netdiag.output import TextOutput, emit_json
+    from netdiag.result import exit_status
+
+    if json_output:
+        emit_json(report)
+    else:
+        from netdiag.views import dns as view
+
+        out = TextOutput()
+        if report.mode == "trace":
+            out.print(*view.trace_view(report))  # type: ignore[arg-type]
+        elif short:
+            out.print(*view.short_view(report))  # type: ignore[arg-type]
+        else:
+            out.print(*view.lookup_view(report))  # type: ignore[arg-type]
+    raise typer.Exit(exit_status(report))
+
+
+def _lookup(
+    qname: dns.name.Name,
+    rdtypes: list[int],
+    server_texts: list[str],
+    port: int,
+    tcp: bool,
+    timeout: float,
+    retries: int,
+    version: int | None,
+) -> DnsLookupReport:
+    from netdiag.cli import usage_error
+    from netdiag.probes.dns import DnsLookupReport, DnsOptions, Server, lookup
+    from netdiag.resolve import resolve
+    from netdiag.result import ProbeError
+    from netdiag.targets import TargetError, parse_target
+
+    servers: list[Server] = []
+    for text in server_texts:
+        try:
+            t = parse_target(text, default_port=port)
+        except TargetError as exc:
+            raise usage_error(f"--server: {exc}") from None
+        assert t.port is not None
+        if t.is_ip:
+            servers.append(Server(t.host, t.port, text))
+            continue
+        res = resolve(t.host, t.port, version=version, timeout=timeout)
+        if res.error is not None or not res.endpoints:
+            raise usage_error(
+                f"--server {text}: {res.error.message if res.error else 'no address'}"
+            )
+        servers.append(Server(res.endpoints[0].address, t.port, text))
+    if not servers:
+        try:
+            import dns.resolver
+
+            system = dns.resolver.Resolver(configure=True).nameservers
+        except Exception as exc:  # any failure to read the configuration
+            system = []
+            reason = str(exc)
+        else:
+            reason = "no nameserver lines"
+        system = [str(s) for s in system if "://" not in str(s)]
+        system = [s for s in system if version is None or (":" in s) == (version == 6)]
+        if not system:
+            from netdiag.clock import utc_now_iso
+
+            err = ProbeError(
+                "config",
+                f"no system resolver is configured ({reason})",
+                hint="name a server with --server ADDR, or use --trace, which needs none",
+            )
+            return DnsLookupReport(
+                "dns", "lookup", False, err, False, utc_now_iso(), 0.0, qname.to_text(), (), ()
+            )
+        servers = [Server(s, port, s) for s in system]
+    opts = DnsOptions(tcp=tcp, timeout=timeout, retries=retries)
+    return lookup(qname, rdtypes, servers, opts)
+
+
+def _trace(
+    qname: dns.name.Name,
+    rdtype: int,
+    root_texts: list[str],
+    root_hints: Path | None,
+    port: int,
+    timeout: float,
+    tcp: bool,
+    version: int | None,
+) -> DnsTraceReport:
+    from netdiag.cli import usage_error
+    from netdiag.probes.dnstrace import (
+        NameServer,
+        TraceOptions,
+        builtin_roots,
+        load_root_hints,
+        trace,
+    )
+    from netdiag.targets import TargetError, parse_host
+
+    roots: list[NameServer] = []
+    for text in root_texts:
+        try:
+            host, ip = parse_host(text.strip("[]"))
+        except TargetError as exc:
+            raise usage_error(f"--root: {exc}") from None
+        if ip is None:
+            raise usage_error(f"--root takes an IP address, not '{text}'")
+        roots.append(NameServer(host, host, "given"))
+    if root_hints is not None:
+        try:
+            roots.extend(load_root_hints(root_hints.read_text()))
+        except (OSError, UnicodeError) as exc:
+            raise usage_error(f"--root-hints {root_hints}: {exc}") from None
+        except Exception as exc:  # dnspython's zone-file errors
+            raise usage_error(f"--root-hints {root_hints}: not a root hints file: {exc}") from None
+    if not roots:
+        roots = builtin_roots()
+    if version is not None and not any((":" in r.address) == (version == 6) for r in roots):
+        raise usage_error(f"no IPv{version} root server address to start from")
+    opts = TraceOptions(port=port, timeout=timeout, tcp=tcp, version=version)
+    return trace(qname, rdtype, roots, opts)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "dns",
+        help=HELP,
+        epilog=EXIT_HELP,
+        short_help="DNS lookups, and --trace: iterative resolution from the root.",
+    )(command)

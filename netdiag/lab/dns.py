@@ -1,0 +1,436 @@
+"""A private DNS hierarchy on loopback, served by netdiag's own authoritative test servers
+(dnspython builds and parses every message).
+
+Every server listens on UDP and TCP on its own 127.53.0.x address, all on one port
+(``--port`` for netdiag, as ``-p`` for dig). The hierarchy, from the root down:
+
+- ``.`` (root) at 127.53.0.1 delegates ``test.`` and ``alt.`` with glue.
+- ``test.`` (127.53.0.2 and .3) delegates: ``example.test.`` with glue (two servers);
+  ``glueless.test.`` to ``ns.provider.alt.``, a name outside ``test.``, so no glue can be given;
+  ``lame.test.`` to one silent server and one that answers REFUSED; ``flaky.test.`` to one
+  silent server and one good one; ``loop.test.`` to ``ns.loop.alt.``, whose zone is delegated
+  back to ``ns.loop.test.`` (a delegation loop); ``hostile.test.`` to a server that answers
+  garbage and one that answers with the wrong query ID; ``upward.test.`` to a server that
+  refers every query back to the root.
+- ``alt.`` (127.53.0.5) delegates ``provider.alt.`` with glue and ``loop.alt.`` without.
+- ``example.test.`` holds a CNAME into another zone (``www`` -> ``web.provider.alt.``), a CNAME
+  chain into its delegated sub-zone ``sub.example.test.`` (127.53.0.8), a TXT set too big for
+  UDP, MX, SRV, CAA, AAAA, and a reverse zone ``0.0.127.in-addr.arpa.`` for ``-x``.
+
+Answer data uses loopback addresses only, so nothing that reads it leaves the machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+import socket
+import struct
+import threading
+from dataclasses import dataclass, field
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import dns.zone
+
+PREFIX = "127.53.0."
+MAX_TCP_CLIENTS = 64
+
+SOA = "@ 300 IN SOA {ns} hostmaster.{origin} 1 3600 600 86400 60"
+
+
+def _zone(origin: str, ns: list[str], body: str) -> dns.zone.Zone:
+    lines = [SOA.format(ns=ns[0], origin=origin if origin != "." else "")]
+    lines += [f"@ 300 IN NS {n}" for n in ns]
+    text = "\n".join(lines) + "\n" + body
+    return dns.zone.from_text(text, origin=origin, relativize=False, check_origin=True)
+
+
+def _ip(n: int) -> str:
+    return f"{PREFIX}{n}"
+
+
+BIG_TXT = "\n".join(
+    f'big 300 IN TXT "record {i:02d}: padding to make this answer too large for one UDP '
+    f'datagram of 1232 bytes, so the server sets TC and the client retries over TCP"'
+    for i in range(16)
+)
+
+ZONES: dict[str, tuple[list[int], str, list[str], str]] = {
+    # name: (server address numbers, origin, NS names, body)
+    "root": (
+        [1],
+        ".",
+        ["a.root.test."],
+        f"""
+a.root.test. 300 IN A {_ip(1)}
+test. 300 IN NS ns1.nic.test.
+test. 300 IN NS ns2.nic.test.
+ns1.nic.test. 300 IN A {_ip(2)}
+ns2.nic.test. 300 IN A {_ip(3)}
+alt. 300 IN NS ns.nic.alt.
+ns.nic.alt. 300 IN A {_ip(5)}
+""",
+    ),
+    "test": (
+        [2, 3],
+        "test.",
+        ["ns1.nic.test.", "ns2.nic.test."],
+        f"""
+ns1.nic 300 IN A {_ip(2)}
+ns2.nic 300 IN A {_ip(3)}
+example 300 IN NS ns1.example.test.
+example 300 IN NS ns2.example.test.
+ns1.example 300 IN A {_ip(4)}
+ns2.example 300 IN A {_ip(14)}
+glueless 300 IN NS ns.provider.alt.
+lame 300 IN NS ns1.lame.test.
+lame 300 IN NS ns2.lame.test.
+ns1.lame 300 IN A {_ip(9)}
+ns2.lame 300 IN A {_ip(10)}
+flaky 300 IN NS ns1.flaky.test.
+flaky 300 IN NS ns2.flaky.test.
+ns1.flaky 300 IN A {_ip(9)}
+ns2.flaky 300 IN A {_ip(15)}
+loop 300 IN NS ns.loop.alt.
+hostile 300 IN NS ns1.hostile.test.
+hostile 300 IN NS ns2.hostile.test.
+ns1.hostile 300 IN A {_ip(11)}
+ns2.hostile 300 IN A {_ip(12)}
+upward 300 IN NS ns.upward.test.
+ns.upward 300 IN A {_ip(13)}
+""",
+    ),
+    "alt": (
+        [5],
+        "alt.",
+        ["ns.nic.alt."],
+        f"""
+ns.nic 300 IN A {_ip(5)}
+provider 300 IN NS ns1.provider.alt.
+ns1.provider 300 IN A {_ip(6)}
+loop 300 IN NS ns.loop.test.
+""",
+    ),
+    "provider": (
+        [6],
+        "provider.alt.",
+        ["ns1.provider.alt."],
+        f"""
+ns1 300 IN A {_ip(6)}
+ns 300 IN A {_ip(7)}
+web 300 IN A 127.0.0.81
+web 300 IN AAAA ::1
+""",
+    ),
+    "glueless": (
+        [7],
+        "glueless.test.",
+        ["ns.provider.alt."],
+        """
+www 300 IN A 127.0.0.82
+""",
+    ),
+    "example": (
+        [4, 14],
+        "example.test.",
+        ["ns1.example.test.", "ns2.example.test."],
+        f"""
+ns1 300 IN A {_ip(4)}
+ns2 300 IN A {_ip(14)}
+host 300 IN A 127.0.0.10
+host 300 IN AAAA ::1
+www 300 IN CNAME web.provider.alt.
+chain 300 IN CNAME c1.example.test.
+c1 300 IN CNAME c2.sub.example.test.
+mail 300 IN MX 10 host.example.test.
+_sip._tcp 300 IN SRV 10 5 5060 host.example.test.
+@ 300 IN CAA 0 issue "ca.test"
+@ 300 IN TXT "v=lab1"
+sub 300 IN NS ns.sub.example.test.
+ns.sub 300 IN A {_ip(8)}
+{BIG_TXT}
+""",
+    ),
+    "sub": (
+        [8],
+        "sub.example.test.",
+        ["ns.sub.example.test."],
+        f"""
+ns 300 IN A {_ip(8)}
+c2 300 IN A 127.0.0.12
+""",
+    ),
+    "reverse": (
+        [4, 14],
+        "0.0.127.in-addr.arpa.",
+        ["ns1.example.test."],
+        """
+10 300 IN PTR host.example.test.
+""",
+    ),
+    "flaky": (
+        [15],
+        "flaky.test.",
+        ["ns2.flaky.test."],
+        """
+www 300 IN A 127.0.0.15
+""",
+    ),
+}
+
+HOSTILE: dict[int, str] = {9: "silent", 10: "refused", 11: "garbage", 12: "wrong_id", 13: "upward"}
+
+
+def authoritative_answer(
+    zones: list[dns.zone.Zone], query: dns.message.Message
+) -> dns.message.Message:
+    """What an authoritative server with ``zones`` answers: an answer (following CNAMEs inside
+    the zone), a referral with in-zone glue, NODATA or NXDOMAIN with the SOA, or REFUSED."""
+    response = dns.message.make_response(query)
+    if len(query.question) != 1:
+        response.set_rcode(dns.rcode.FORMERR)
+        return response
+    question = query.question[0]
+    qname, qtype = question.name, question.rdtype
+    candidates = [z for z in zones if qname.is_subdomain(z.origin)]
+    if not candidates:
+        response.set_rcode(dns.rcode.REFUSED)
+        return response
+    zone = max(candidates, key=lambda z: len(z.origin))
+    origin = zone.origin
+    soa = zone.get_rrset(origin, dns.rdatatype.SOA)
+
+    def referral_at(name: dns.name.Name) -> dns.name.Name | None:
+        for depth in range(len(origin) + 1, len(name) + 1):
+            cut = name.split(depth)[1]
+            if zone.get_rdataset(cut, dns.rdatatype.NS) is not None:
+                return cut
+        return None
+
+    cut = referral_at(qname)
+    if cut is not None and not (cut == qname and qtype == dns.rdatatype.DS):
+        ns = zone.get_rrset(cut, dns.rdatatype.NS)
+        response.authority.append(ns)
+        for rd in ns:
+            if rd.target.is_subdomain(origin):
+                for t in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                    glue = zone.get_rrset(rd.target, t)
+                    if glue is not None:
+                        response.additional.append(glue)
+        return response
+
+    response.flags |= dns.flags.AA
+    name = qname
+    for _ in range(8):
+        node = zone.get_node(name)
+        if node is None:
+            if name == qname:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+                response.authority.append(soa)
+            return response
+        rrset = zone.get_rrset(name, qtype)
+        if rrset is not None:
+            response.answer.append(rrset)
+            return response
+        cname = zone.get_rrset(name, dns.rdatatype.CNAME)
+        if cname is None:
+            if name == qname:
+                response.authority.append(soa)
+            return response
+        response.answer.append(cname)
+        name = cname[0].target
+        if not name.is_subdomain(origin) or referral_at(name) is not None:
+            return response
+    return response
+
+
+def _respond(behaviour: str, zones: list[dns.zone.Zone], data: bytes, tcp: bool) -> bytes | None:
+    """The reply bytes for one query, or None to stay silent."""
+    if behaviour == "silent":
+        return None
+    if behaviour == "garbage":
+        return b"\x13\x37this is not a DNS message\xff\xfe"
+    try:
+        query = dns.message.from_wire(data)
+    except dns.exception.DNSException:
+        return None
+    if behaviour == "refused":
+        response = dns.message.make_response(query)
+        response.set_rcode(dns.rcode.REFUSED)
+    elif behaviour == "wrong_id":
+        response = authoritative_answer(zones, query)
+        response.id = (query.id + 1) % 65536
+    elif behaviour == "upward":
+        response = dns.message.make_response(query)
+        root = dns.name.root
+        response.authority.append(dns.rrset.from_text(root, 300, "IN", "NS", "a.root.test."))
+        response.additional.append(dns.rrset.from_text("a.root.test.", 300, "IN", "A", _ip(1)))
+    else:
+        response = authoritative_answer(zones, query)
+    limit = 65535 if tcp else (query.payload if query.edns >= 0 else 512)
+    try:
+        return response.to_wire(max_size=limit)
+    except dns.exception.TooBig:
+        truncated = dns.message.make_response(query)
+        truncated.flags |= dns.flags.TC | (response.flags & dns.flags.AA)
+        return truncated.to_wire()
+
+
+class DnsServer:
+    """One lab name server on UDP and TCP at (address, port), with a behaviour:
+    ``auth`` (answers from its zones), ``silent``, ``refused``, ``garbage``, ``wrong_id`` or
+    ``upward`` (refers everything to the root)."""
+
+    def __init__(self, address: str, port: int, behaviour: str, zones: list[dns.zone.Zone]) -> None:
+        self.address, self.behaviour, self.zones = address, behaviour, zones
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self.udp.bind((address, port))
+            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.tcp.bind((address, self.udp.getsockname()[1]))
+            self.tcp.listen(64)
+        except OSError:
+            self.udp.close()
+            self.tcp.close()
+            raise
+        self.port = self.udp.getsockname()[1]
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, name=f"lab-dns {address}", daemon=True)
+
+    def start(self) -> DnsServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+        self._thread.join(timeout=5)
+        for s in (self.udp, self.tcp, self._wake_r, self._wake_w):
+            s.close()
+
+    def _serve(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        sel.register(self.udp, selectors.EVENT_READ, "udp")
+        sel.register(self.tcp, selectors.EVENT_READ, "listen")
+        buffers: dict[socket.socket, bytearray] = {}
+        try:
+            while True:
+                for key, _ in sel.select(timeout=1.0):
+                    sock = key.fileobj
+                    assert isinstance(sock, socket.socket)
+                    if key.data == "wake":
+                        return
+                    if key.data == "udp":
+                        with contextlib.suppress(OSError):
+                            data, peer = sock.recvfrom(65535)
+                            reply = _respond(self.behaviour, self.zones, data, tcp=False)
+                            if reply is not None:
+                                sock.sendto(reply, peer)
+                    elif key.data == "listen":
+                        with contextlib.suppress(OSError):
+                            conn, _ = sock.accept()
+                            if len(buffers) >= MAX_TCP_CLIENTS:
+                                conn.close()
+                                continue
+                            conn.setblocking(False)
+                            buffers[conn] = bytearray()
+                            sel.register(conn, selectors.EVENT_READ, "conn")
+                    else:
+                        self._tcp_read(sel, sock, buffers)
+        finally:
+            for c in buffers:
+                c.close()
+            sel.close()
+
+    def _tcp_read(
+        self,
+        sel: selectors.BaseSelector,
+        conn: socket.socket,
+        buffers: dict[socket.socket, bytearray],
+    ) -> None:
+        try:
+            chunk = conn.recv(65537)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        buf = buffers[conn]
+        buf += chunk
+        while len(buf) >= 2:
+            (length,) = struct.unpack("!H", buf[:2])
+            if len(buf) < 2 + length:
+                break
+            data = bytes(buf[2 : 2 + length])
+            del buf[: 2 + length]
+            reply = _respond(self.behaviour, self.zones, data, tcp=True)
+            if reply is not None:
+                with contextlib.suppress(OSError):
+                    conn.setblocking(True)
+                    conn.settimeout(2)
+                    conn.sendall(struct.pack("!H", len(reply)) + reply)
+                    conn.setblocking(False)
+        if not chunk or len(buf) > 65537:
+            sel.unregister(conn)
+            del buffers[conn]
+            conn.close()
+
+
+@dataclass
+class DnsLab:
+    """All the hierarchy's servers, on one port."""
+
+    port: int = 0
+    servers: dict[str, DnsServer] = field(default_factory=dict)
+
+    def start(self) -> DnsLab:
+        zones = {key: _zone(origin, ns, body) for key, (_, origin, ns, body) in ZONES.items()}
+        by_address: dict[int, list[dns.zone.Zone]] = {}
+        for key, (numbers, *_rest) in ZONES.items():
+            for n in numbers:
+                by_address.setdefault(n, []).append(zones[key])
+        plan = [(n, "auth", z) for n, z in sorted(by_address.items())]
+        plan += [(n, b, []) for n, b in sorted(HOSTILE.items())]
+        for _attempt in range(20):
+            try:
+                self._bind_all(plan)
+                break
+            except OSError:
+                self._close_all()
+        else:
+            raise OSError("could not find one free port on every 127.53.0.x address")
+        for s in self.servers.values():
+            s.start()
+        return self
+
+    def _bind_all(self, plan: list[tuple[int, str, list[dns.zone.Zone]]]) -> None:
+        port = self.port if self.port else 0
+        for n, behaviour, zones in plan:
+            server = DnsServer(_ip(n), port, behaviour, zones)
+            port = server.port
+            self.servers[server.address] = server
+        self.port = port
+
+    def _close_all(self) -> None:
+        for s in self.servers.values():
+            for sock in (s.udp, s.tcp, s._wake_r, s._wake_w):
+                sock.close()
+        self.servers.clear()
+        self.port = 0
+
+    @property
+    def root(self) -> str:
+        return _ip(1)
+
+    def stop(self) -> None:
+        for s in self.servers.values():
+            s.stop()
+        self.servers.clear()

@@ -1,0 +1,573 @@
+"""``dns --trace``: iterative resolution from the root, asked by netdiag itself.
+
+Starting from root hints, every zone's name servers are asked (a few at a time,
+concurrently) with recursion off; referrals are followed down, glue is used where the parent
+gave it (and only in-bailiwick glue is trusted), glueless name servers are resolved from the
+root in a nested trace, and CNAMEs that leave a zone are followed with a new trace. No
+recursive resolver is involved at any point: unlike ``dig +trace``, this works where the
+system resolver is broken or absent.
+
+Everything is bounded: zone cuts per trace, nested glueless depth, CNAME chain length, the
+total number of queries and the total time. Lame servers, upward and sideways referrals,
+delegation loops and responses that fail validation are reported, not trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.zonefile
+
+from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
+from netdiag.dnsquery import Exchange, Record, exchange, make_query, rcode_text, section_records
+from netdiag.result import ProbeError
+
+# IANA root hints (named.root), names with their IPv4 and IPv6 addresses.
+ROOT_HINTS: tuple[tuple[str, str, str], ...] = (
+    ("a.root-servers.net.", "198.41.0.4", "2001:503:ba3e::2:30"),
+    ("b.root-servers.net.", "170.247.170.2", "2801:1b8:10::b"),
+    ("c.root-servers.net.", "192.33.4.12", "2001:500:2::c"),
+    ("d.root-servers.net.", "199.7.91.13", "2001:500:2d::d"),
+    ("e.root-servers.net.", "192.203.230.10", "2001:500:a8::e"),
+    ("f.root-servers.net.", "192.5.5.241", "2001:500:2f::f"),
+    ("g.root-servers.net.", "192.112.36.4", "2001:500:12::d0d"),
+    ("h.root-servers.net.", "198.97.190.53", "2001:500:1::53"),
+    ("i.root-servers.net.", "192.36.148.17", "2001:7fe::53"),
+    ("j.root-servers.net.", "192.58.128.30", "2001:503:c27::2:30"),
+    ("k.root-servers.net.", "193.0.14.129", "2001:7fd::1"),
+    ("l.root-servers.net.", "199.7.83.42", "2001:500:9f::42"),
+    ("m.root-servers.net.", "202.12.27.33", "2001:dc3::35"),
+)
+
+USABLE = ("answer", "nxdomain", "nodata", "referral")
+"""Server outcomes that move the trace on, best first."""
+
+
+@dataclass(frozen=True, slots=True)
+class NameServer:
+    """A server to ask: its name, address, and where the address came from (``hints``,
+    ``glue`` from the parent's referral, ``resolved`` by a nested trace, or ``given``)."""
+
+    name: str
+    address: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class TraceOptions:
+    port: int = 53
+    timeout: float = 2.0
+    tcp: bool = False
+    version: int | None = None
+    servers_per_zone: int = 3
+    max_queries: int = 200
+    max_zone_cuts: int = 32
+    max_cnames: int = 8
+    max_glueless_depth: int = 4
+    total_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class TraceServer:
+    name: str
+    address: str
+    glue: bool
+    source: str
+    rtt_ms: float | None
+    rcode: str | None
+    outcome: str
+    """referral, answer, nxdomain, nodata, lame, timeout or error."""
+    detail: str | None
+    transport: str
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GluelessLookup:
+    """A name server the parent named without glue, resolved from the root."""
+
+    nameserver: str
+    addresses: tuple[str, ...]
+    trace: Trace
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One zone cut: the zone, its name servers, and what each server asked said."""
+
+    zone: str
+    nameservers: tuple[str, ...]
+    servers: tuple[TraceServer, ...]
+    glueless: tuple[GluelessLookup, ...]
+    outcome: str
+    referral: str | None
+    disagreement: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    name: str
+    type: str
+    outcome: str
+    """answer, cname (the answer is a CNAME into another zone), nxdomain, nodata, failed."""
+    error: ProbeError | None
+    hops: tuple[Hop, ...]
+    answer: tuple[Record, ...]
+    cname: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DnsTraceReport:
+    command: str
+    mode: str
+    ok: bool
+    error: ProbeError | None
+    interrupted: bool
+    started_at: str
+    name: str
+    type: str
+    port: int
+    roots: tuple[str, ...]
+    hops: tuple[Hop, ...]
+    answer: tuple[Record, ...]
+    cname_traces: tuple[Trace, ...]
+    """New traces for CNAME targets outside the zone that answered, in order."""
+    queries: int
+    total_ms: float
+
+
+class _Stop(Exception):
+    """A trace limit was reached: unwinds to the top with the reason."""
+
+    def __init__(self, error: ProbeError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def load_root_hints(text: str) -> list[NameServer]:
+    """Root servers from a root hints file (named.root, zone-file syntax)."""
+    rrsets = dns.zonefile.read_rrsets(text, rdclass=None, default_ttl=3600000)
+    names = [
+        rd.target
+        for rr in rrsets
+        if rr.rdtype == dns.rdatatype.NS and rr.name == dns.name.root
+        for rd in rr
+    ]
+    out = []
+    for ns in names:
+        for rr in rrsets:
+            if rr.name == ns and rr.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                out.extend(NameServer(ns.to_text(), rd.address, "hints") for rd in rr)
+    if not out:
+        raise ValueError("no root NS records with addresses found")
+    return out
+
+
+def builtin_roots() -> list[NameServer]:
+    return [NameServer(n, a, "hints") for n, v4, v6 in ROOT_HINTS for a in (v4, v6)]
+
+
+def _family_ok(address: str, version: int | None) -> bool:
+    return version is None or (version == 6) == (":" in address)
+
+
+def _order(servers: Sequence[NameServer], version: int | None) -> list[NameServer]:
+    """IPv4 first (it works on more networks), then IPv6; filtered by ``-4``/``-6``."""
+    ok = [s for s in servers if _family_ok(s.address, version)]
+    return [s for s in ok if ":" not in s.address] + [s for s in ok if ":" in s.address]
+
+
+@dataclass
+class _Asked:
+    server: NameServer
+    exchange: Exchange
+    outcome: str
+    detail: str | None
+    referral: dns.name.Name | None
+
+
+def classify(
+    response: dns.message.Message, qname: dns.name.Name, rdtype: int, zone: dns.name.Name
+) -> tuple[str, str | None, dns.name.Name | None]:
+    """What one server's response means for the trace at ``zone``."""
+    rcode = response.rcode()
+    if rcode == dns.rcode.NXDOMAIN:
+        return "nxdomain", None, None
+    if rcode in (dns.rcode.REFUSED, dns.rcode.SERVFAIL, dns.rcode.NOTAUTH):
+        return "lame", f"answered {dns.rcode.to_text(rcode)} for a zone it should serve", None
+    if rcode != dns.rcode.NOERROR:
+        return "error", f"answered {dns.rcode.to_text(rcode)}", None
+    for rr in response.answer:
+        if rr.name == qname and rr.rdtype in (rdtype, dns.rdatatype.CNAME):
+            return "answer", None, None
+    ns = next((rr for rr in response.authority if rr.rdtype == dns.rdatatype.NS), None)
+    if ns is not None:
+        ref = ns.name
+        if ref == zone or zone.is_subdomain(ref):
+            if ref == zone and response.flags & dns.flags.AA:
+                return "nodata", None, None
+            how = "to the zone itself" if ref == zone else f"upward, to {ref}"
+            return "lame", f"referral {how}: not authoritative for {zone}", None
+        if not ref.is_subdomain(zone):
+            return "lame", f"sideways referral to {ref}, outside {zone}", None
+        if not qname.is_subdomain(ref):
+            return "lame", f"referral to {ref}, which does not contain {qname}", None
+        return "referral", None, ref
+    if response.flags & dns.flags.AA:
+        return "nodata", None, None
+    return "lame", "an empty answer without the AA flag", None
+
+
+class Tracer:
+    def __init__(self, roots: Sequence[NameServer], opts: TraceOptions) -> None:
+        self.roots = _order(roots, opts.version)
+        self.opts = opts
+        self.queries = 0
+        self.start = now_ns()
+        self.deadline = self.start + int(opts.total_seconds * 1e9)
+        self.stack: list[tuple[str, str]] = []
+        self.pool = ThreadPoolExecutor(
+            max_workers=max(1, opts.servers_per_zone), thread_name_prefix="trace"
+        )
+
+    # -- one exchange ---------------------------------------------------------------------
+    def _ask(
+        self, server: NameServer, qname: dns.name.Name, rdtype: int, zone: dns.name.Name
+    ) -> _Asked:
+        left = (self.deadline - now_ns()) / 1e9
+        query = make_query(qname, rdtype, recursion_desired=False)
+        ex = exchange(
+            query,
+            server.address,
+            self.opts.port,
+            tcp=self.opts.tcp,
+            timeout=max(0.05, min(self.opts.timeout, left)),
+            retries=0,
+        )
+        if ex.response is None:
+            assert ex.error is not None
+            kind = "timeout" if ex.error.kind == "timeout" else "error"
+            return _Asked(server, ex, kind, ex.error.message, None)
+        outcome, detail, ref = classify(ex.response, qname, rdtype, zone)
+        return _Asked(server, ex, outcome, detail, ref)
+
+    def _budget(self, wanted: int) -> None:
+        if self.queries + wanted > self.opts.max_queries:
+            raise _Stop(
+                ProbeError(
+                    "limit", f"the trace would exceed {self.opts.max_queries} queries; stopped"
+                )
+            )
+        if now_ns() >= self.deadline:
+            raise _Stop(
+                ProbeError(
+                    "limit", f"the trace took longer than {self.opts.total_seconds:g} s; stopped"
+                )
+            )
+
+    # -- one zone -------------------------------------------------------------------------
+    def _resolve_glueless(
+        self, names: Sequence[str], depth: int
+    ) -> tuple[list[NameServer], list[GluelessLookup]]:
+        found: list[NameServer] = []
+        lookups: list[GluelessLookup] = []
+        types = ["AAAA"] if self.opts.version == 6 else ["A"]
+        for ns in names[: self.opts.servers_per_zone]:
+            for t in types:
+                key = (ns.lower(), t)
+                if key in self.stack:
+                    chain = (
+                        " -> ".join(n for n, _ in self.stack[self.stack.index(key) :]) + f" -> {ns}"
+                    )
+                    err = ProbeError("loop", f"delegation loop: resolving {chain}")
+                    lookups.append(
+                        GluelessLookup(ns, (), Trace(ns, t, "failed", err, (), (), None))
+                    )
+                    continue
+                if depth >= self.opts.max_glueless_depth:
+                    err = ProbeError("limit", f"glueless name servers nested deeper than {depth}")
+                    lookups.append(
+                        GluelessLookup(ns, (), Trace(ns, t, "failed", err, (), (), None))
+                    )
+                    continue
+                self.stack.append(key)
+                try:
+                    sub, _ = self._follow(
+                        dns.name.from_text(ns), dns.rdatatype.from_text(t), depth + 1
+                    )
+                finally:
+                    self.stack.pop()
+                addrs = tuple(r.data for r in sub.answer if r.type == t)
+                lookups.append(GluelessLookup(ns, addrs, sub))
+                found.extend(NameServer(ns, a, "resolved") for a in addrs)
+            if found:
+                break
+        return found, lookups
+
+    def _zone(
+        self,
+        zone: dns.name.Name,
+        nameservers: Sequence[str],
+        addressed: Sequence[NameServer],
+        glueless: Sequence[str],
+        qname: dns.name.Name,
+        rdtype: int,
+        depth: int,
+    ) -> tuple[Hop, _Asked | None]:
+        candidates = _order(addressed, self.opts.version)
+        lookups: list[GluelessLookup] = []
+        if not candidates and glueless:
+            resolved, lookups = self._resolve_glueless(glueless, depth)
+            candidates = _order(resolved, self.opts.version)
+        asked: list[_Asked] = []
+        step = max(1, self.opts.servers_per_zone)
+        for i in range(0, len(candidates), step):
+            batch = candidates[i : i + step]
+            self._budget(len(batch))
+            futures = [self.pool.submit(self._ask, s, qname, rdtype, zone) for s in batch]
+            results = [f.result() for f in futures]
+            for a in results:
+                self.queries += a.exchange.attempts
+            asked.extend(results)
+            if any(a.outcome in USABLE for a in results):
+                break
+        usable = [a for a in asked if a.outcome in USABLE]
+        chosen = min(usable, key=lambda a: USABLE.index(a.outcome)) if usable else None
+        servers = tuple(
+            TraceServer(
+                name=a.server.name,
+                address=a.server.address,
+                glue=a.server.source == "glue",
+                source=a.server.source,
+                rtt_ms=a.exchange.query_ms,
+                rcode=rcode_text(a.exchange.response) if a.exchange.response is not None else None,
+                outcome=a.outcome,
+                detail=a.detail,
+                transport=a.exchange.transport,
+                truncated=a.exchange.truncated,
+            )
+            for a in asked
+        )
+        hop = Hop(
+            zone=zone.to_text(),
+            nameservers=tuple(nameservers),
+            servers=servers,
+            glueless=tuple(lookups),
+            outcome=chosen.outcome if chosen else "failed",
+            referral=chosen.referral.to_text() if chosen and chosen.referral else None,
+            disagreement=_disagreement(usable),
+        )
+        return hop, chosen
+
+    # -- one name, from the root down -----------------------------------------------------
+    def _trace(self, qname: dns.name.Name, rdtype: int, depth: int) -> Trace:
+        tname = dns.rdatatype.to_text(rdtype)
+        zone = dns.name.root
+        nameservers = list(dict.fromkeys(s.name for s in self.roots))
+        addressed: list[NameServer] = list(self.roots)
+        glueless: list[str] = []
+        hops: list[Hop] = []
+        seen: set[dns.name.Name] = set()
+        while True:
+            if len(hops) >= self.opts.max_zone_cuts:
+                err = ProbeError("limit", f"more than {self.opts.max_zone_cuts} zone cuts")
+                return Trace(qname.to_text(), tname, "failed", err, tuple(hops), (), None)
+            hop, chosen = self._zone(zone, nameservers, addressed, glueless, qname, rdtype, depth)
+            hops.append(hop)
+            if chosen is None:
+                err = _zone_failure(hop)
+                return Trace(qname.to_text(), tname, "failed", err, tuple(hops), (), None)
+            response = chosen.exchange.response
+            assert response is not None
+            if chosen.outcome == "referral":
+                assert chosen.referral is not None
+                seen.add(zone)
+                if chosen.referral in seen:
+                    err = ProbeError("loop", f"referral loop back to {chosen.referral}")
+                    return Trace(qname.to_text(), tname, "failed", err, tuple(hops), (), None)
+                nameservers, addressed, glueless = _delegation(response, chosen.referral, zone)
+                zone = chosen.referral
+                continue
+            if chosen.outcome == "nxdomain":
+                err = ProbeError("nxdomain", f"{qname} does not exist (NXDOMAIN from {zone})")
+                return Trace(qname.to_text(), tname, "nxdomain", err, tuple(hops), (), None)
+            if chosen.outcome == "nodata":
+                err = ProbeError("nodata", f"{qname} has no {tname} record (NODATA from {zone})")
+                return Trace(qname.to_text(), tname, "nodata", err, tuple(hops), (), None)
+            records, end = _answer_chain(response, qname, rdtype)
+            if end is None:
+                return Trace(qname.to_text(), tname, "answer", None, tuple(hops), records, None)
+            return Trace(qname.to_text(), tname, "cname", None, tuple(hops), records, end.to_text())
+
+    def _follow(self, qname: dns.name.Name, rdtype: int, depth: int) -> tuple[Trace, list[Trace]]:
+        """A trace, then a new trace for each CNAME target the answering zone did not resolve.
+
+        Returns the first trace carrying the chain's final outcome, error and whole answer,
+        and the follow-up traces in order."""
+        first = self._trace(qname, rdtype, depth)
+        answer = list(first.answer)
+        current = first
+        followed: list[Trace] = []
+        seen = {qname}
+        while current.outcome == "cname":
+            assert current.cname is not None
+            target = dns.name.from_text(current.cname)
+            if target in seen or len(followed) >= self.opts.max_cnames:
+                err = ProbeError(
+                    "loop",
+                    f"CNAME loop, or a chain longer than {self.opts.max_cnames}, at {target}",
+                )
+                whole = Trace(
+                    first.name, first.type, "failed", err, first.hops, tuple(answer), None
+                )
+                return whole, followed
+            seen.add(target)
+            current = self._trace(target, rdtype, depth)
+            followed.append(current)
+            answer.extend(current.answer)
+        whole = Trace(
+            first.name,
+            first.type,
+            current.outcome,
+            current.error,
+            first.hops,
+            tuple(answer),
+            current.cname,
+        )
+        return whole, followed
+
+    def run(self, qname: dns.name.Name, rdtype: int) -> DnsTraceReport:
+        started_at = utc_now_iso()
+        interrupted = False
+        error: ProbeError | None = None
+        trace: Trace | None = None
+        followed: list[Trace] = []
+        try:
+            trace, followed = self._follow(qname, rdtype, 0)
+            error = trace.error
+        except _Stop as stop:
+            error = stop.error
+        except KeyboardInterrupt:
+            interrupted = True
+            error = ProbeError("interrupted", "interrupted before the trace finished")
+        finally:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        if trace is not None and error is None and trace.outcome != "answer":
+            error = ProbeError("error", f"the trace ended without an answer ({trace.outcome})")
+        return DnsTraceReport(
+            command="dns",
+            mode="trace",
+            ok=error is None and not interrupted,
+            error=error,
+            interrupted=interrupted,
+            started_at=started_at,
+            name=qname.to_text(),
+            type=dns.rdatatype.to_text(rdtype),
+            port=self.opts.port,
+            roots=tuple(s.address for s in self.roots),
+            hops=trace.hops if trace is not None else (),
+            answer=trace.answer if trace is not None else (),
+            cname_traces=tuple(followed),
+            queries=self.queries,
+            total_ms=elapsed_ms(self.start),
+        )
+
+
+def _answer_chain(
+    response: dns.message.Message, qname: dns.name.Name, rdtype: int
+) -> tuple[tuple[Record, ...], dns.name.Name | None]:
+    """The answer's records along qname's CNAME chain, and the name where the chain leaves
+    this answer without reaching ``rdtype`` (None when it was reached)."""
+    name = qname
+    kept: list = []
+    for _ in range(16):
+        rr = response.get_rrset(response.answer, name, dns.rdataclass.IN, rdtype)
+        if rr is not None:
+            kept.append(rr)
+            return section_records(kept), None
+        cname = response.get_rrset(response.answer, name, dns.rdataclass.IN, dns.rdatatype.CNAME)
+        if cname is None or rdtype == dns.rdatatype.CNAME:
+            break
+        kept.append(cname)
+        name = cname[0].target
+    return section_records(kept), name
+
+
+def _delegation(
+    response: dns.message.Message, child: dns.name.Name, parent: dns.name.Name
+) -> tuple[list[str], list[NameServer], list[str]]:
+    """The child zone's name servers from a referral: names, those with in-bailiwick glue
+    (addresses the parent may vouch for), and those without."""
+    ns_rrset = next(
+        rr for rr in response.authority if rr.rdtype == dns.rdatatype.NS and rr.name == child
+    )
+    names = [rd.target for rd in ns_rrset]
+    addressed: list[NameServer] = []
+    glueless: list[str] = []
+    for name in names:
+        glue = []
+        if name.is_subdomain(parent):
+            for rr in response.additional:
+                if rr.name == name and rr.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                    glue.extend(NameServer(name.to_text(), rd.address, "glue") for rd in rr)
+        if glue:
+            addressed.extend(glue)
+        else:
+            glueless.append(name.to_text())
+    addressed.sort(key=lambda s: (s.name, s.address))  # a stable order to ask and show
+    return sorted(n.to_text() for n in names), addressed, sorted(glueless)
+
+
+def _disagreement(usable: list[_Asked]) -> str | None:
+    def key(a: _Asked) -> str:
+        if a.outcome == "referral":
+            return f"referral to {a.referral}"
+        if a.outcome == "answer" and a.exchange.response is not None:
+            data = sorted(r.data for r in section_records(a.exchange.response.answer))
+            return f"answer {', '.join(data)}"
+        return a.outcome
+
+    keys = {key(a) for a in usable}
+    if len(keys) <= 1:
+        return None
+    return "; ".join(f"{a.server.name} ({a.server.address}) says {key(a)}" for a in usable)
+
+
+def _zone_failure(hop: Hop) -> ProbeError:
+    zone = hop.zone
+    if not hop.servers:
+        for g in hop.glueless:
+            err = g.trace.error
+            if err is not None and err.kind in ("loop", "limit"):
+                cause = err.message
+                if "delegation loop:" in cause:  # say the root cause once, not nested
+                    cause = cause[cause.index("delegation loop:") :]
+                return ProbeError(err.kind, f"no address for the name servers of {zone}: {cause}")
+        names = ", ".join(hop.nameservers) or "none"
+        return ProbeError("lame", f"no reachable address for any name server of {zone} ({names})")
+    outcomes = {s.outcome for s in hop.servers}
+    parts = "; ".join(
+        f"{s.name} ({s.address}): {s.outcome}{f' - {s.detail}' if s.detail else ''}"
+        for s in hop.servers
+    )
+    if outcomes == {"timeout"}:
+        return ProbeError("timeout", f"no name server of {zone} answered: {parts}")
+    if all(s.detail and "rejected" in s.detail for s in hop.servers):
+        return ProbeError(
+            "bad_response", f"every answer from {zone}'s servers was rejected: {parts}"
+        )
+    return ProbeError("lame", f"lame delegation: no server of {zone} gave a usable answer: {parts}")
+
+
+def trace(
+    qname: dns.name.Name, rdtype: int, roots: Sequence[NameServer], opts: TraceOptions
+) -> DnsTraceReport:
+    return Tracer(roots, opts).run(qname, rdtype)

@@ -1,0 +1,155 @@
+"""Human output of ``netdiag dns``: dig-like sections for lookups, a tree for ``--trace``."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from netdiag.dnsquery import Record
+from netdiag.probes.dns import DnsLookupReport, DnsQueryResult
+from netdiag.probes.dnstrace import DnsTraceReport, Hop, Trace
+from netdiag.views.common import BAD_STYLE, DIM_STYLE, OK_STYLE, fmt_ms, verdict
+
+OUTCOME_STYLE = {
+    "answer": OK_STYLE,
+    "referral": "cyan",
+    "nxdomain": "yellow",
+    "nodata": "yellow",
+    "lame": BAD_STYLE,
+    "timeout": BAD_STYLE,
+    "error": BAD_STYLE,
+    "failed": BAD_STYLE,
+}
+
+
+def records_table(records: tuple[Record, ...]) -> Table:
+    t = Table.grid(padding=(0, 2))
+    for _ in range(4):
+        t.add_column(no_wrap=False)
+    for r in records:
+        t.add_row(
+            Text(r.name),
+            Text(str(r.ttl), style=DIM_STYLE),
+            Text(r.type, style="bold"),
+            Text(r.data),
+        )
+    return t
+
+
+def _indent(renderable: RenderableType) -> RenderableType:
+    from rich.padding import Padding
+
+    return Padding(renderable, (0, 0, 0, 2), expand=False)
+
+
+def query_block(r: DnsQueryResult) -> list[RenderableType]:
+    head = Text(f"{r.name} {r.type} @{r.server} over {r.transport.upper()}: ", style="bold")
+    if r.rcode is not None:
+        ok_rcode = r.rcode == "NOERROR"
+        head.append(r.rcode, style=OK_STYLE if ok_rcode else BAD_STYLE)
+        head.append(
+            f", flags {' '.join(r.flags) or '-'}, {fmt_ms(r.query_ms)} ms, {r.size} bytes", style=""
+        )
+    else:
+        head.append("no answer", style=BAD_STYLE)
+    out: list[RenderableType] = [head]
+    if r.truncated:
+        out.append(
+            Text("  the UDP answer was truncated (TC set): retried over TCP", style="yellow")
+        )
+    for reason in r.rejected:
+        out.append(Text(f"  rejected {reason}", style="yellow"))
+    for title, records in (
+        ("ANSWER", r.answer),
+        ("AUTHORITY", r.authority),
+        ("ADDITIONAL", r.additional),
+    ):
+        if records:
+            out.append(Text(title, style=DIM_STYLE))
+            out.append(_indent(records_table(records)))
+    if r.error is not None:
+        line = Text(f"  {r.error.kind}", style=f"bold {BAD_STYLE}")
+        line.append(f": {r.error.message}", style="")
+        out.append(line)
+    return out
+
+
+def lookup_view(report: DnsLookupReport) -> list[RenderableType]:
+    out: list[RenderableType] = []
+    for i, r in enumerate(report.results):
+        if i:
+            out.append(Text(""))
+        out.extend(query_block(r))
+    out.append(Text(""))
+    out.append(verdict(report.ok, report.error, report.interrupted))
+    return out
+
+
+def short_view(report: DnsLookupReport) -> list[RenderableType]:
+    """``--short``: the answer data only, one record per line, as ``dig +short``."""
+    return [Text(rec.data) for r in report.results for rec in r.answer]
+
+
+def _hop_node(tree: Tree, hop: Hop) -> None:
+    label = Text(hop.zone, style="bold")
+    if hop.nameservers:
+        shown = ", ".join(hop.nameservers[:4]) + (" ..." if len(hop.nameservers) > 4 else "")
+        label.append(f"  NS {shown}", style=DIM_STYLE)
+    node = tree.add(label)
+    for g in hop.glueless:
+        sub = Text(f"glueless {g.nameserver}: resolved from the root", style="magenta")
+        sub.append(
+            f" -> {', '.join(g.addresses)}" if g.addresses else " -> no address",
+            style="" if g.addresses else BAD_STYLE,
+        )
+        branch = node.add(sub)
+        trace_nodes(branch, g.trace)
+    for s in hop.servers:
+        line = Text(f"{s.name} {s.address} ")
+        line.append(f"[{s.source}] ", style=DIM_STYLE)
+        if s.rtt_ms is not None:
+            line.append(f"{fmt_ms(s.rtt_ms)} ms ")
+        if s.rcode:
+            line.append(f"{s.rcode} ")
+        line.append(s.outcome, style=f"bold {OUTCOME_STYLE.get(s.outcome, '')}")
+        if s.outcome == "referral" and hop.referral:
+            line.append(f" -> {hop.referral}", style="cyan")
+        if s.truncated:
+            line.append(" (truncated over UDP, retried over TCP)", style="yellow")
+        if s.detail:
+            line.append(f" ({s.detail})", style=DIM_STYLE)
+        node.add(line)
+    if hop.disagreement:
+        node.add(Text(f"servers disagree: {hop.disagreement}", style="yellow"))
+
+
+def trace_nodes(tree: Tree, trace: Trace) -> None:
+    for hop in trace.hops:
+        _hop_node(tree, hop)
+    if trace.error is not None:
+        tree.add(Text(f"{trace.error.kind}: {trace.error.message}", style=BAD_STYLE))
+
+
+def trace_view(report: DnsTraceReport) -> list[RenderableType]:
+    roots = len(report.roots)
+    title = Text(f"trace {report.name} {report.type}", style="bold")
+    title.append(
+        f"  from {roots} root server address{'es' if roots != 1 else ''}, port {report.port}",
+        style=DIM_STYLE,
+    )
+    tree = Tree(title)
+    for hop in report.hops:
+        _hop_node(tree, hop)
+    out: list[RenderableType] = [tree]
+    for t in report.cname_traces:
+        sub = Tree(Text(f"CNAME -> {t.name}: a new trace from the root", style="bold magenta"))
+        trace_nodes(sub, t)
+        out.append(sub)
+    if report.answer:
+        out.append(Text("answer", style=DIM_STYLE))
+        out.append(_indent(records_table(report.answer)))
+    out.append(Text(f"{report.queries} queries in {report.total_ms:.1f} ms"))
+    out.append(verdict(report.ok, report.error, report.interrupted))
+    return [Group(*out)]
