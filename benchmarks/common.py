@@ -16,6 +16,19 @@ from pathlib import Path
 from typing import Any
 
 
+def compile_netdiag() -> None:
+    """Write netdiag's .pyc files, as installing a wheel does, so that an editable install
+    (or PYTHONDONTWRITEBYTECODE) does not make every run compile the sources again."""
+    import compileall
+
+    import netdiag
+
+    compileall.compile_dir(str(Path(netdiag.__file__).parent), quiet=1)
+
+
+compile_netdiag()
+
+
 def netdiag_cmd() -> list[str]:
     """The installed console script next to this interpreter, else ``python -m netdiag``."""
     script = Path(sys.executable).with_name("netdiag")

@@ -11,7 +11,7 @@ Every server listens on UDP and TCP on its own 127.53.0.x address, all on one po
   silent server and one good one; ``loop.test.`` to ``ns.loop.alt.``, whose zone is delegated
   back to ``ns.loop.test.`` (a delegation loop); ``hostile.test.`` to a server that answers
   garbage and one that answers with the wrong query ID; ``upward.test.`` to a server that
-  refers every query back to the root.
+  refers every query back to the root; ``split.test.`` to two servers that disagree.
 - ``alt.`` (127.53.0.5) delegates ``provider.alt.`` with glue and ``loop.alt.`` without.
 - ``example.test.`` holds a CNAME into another zone (``www`` -> ``web.provider.alt.``), a CNAME
   chain into its delegated sub-zone ``sub.example.test.`` (127.53.0.8), a TXT set too big for
@@ -105,6 +105,10 @@ ns1.hostile 300 IN A {_ip(11)}
 ns2.hostile 300 IN A {_ip(12)}
 upward 300 IN NS ns.upward.test.
 ns.upward 300 IN A {_ip(13)}
+split 300 IN NS ns1.split.test.
+split 300 IN NS ns2.split.test.
+ns1.split 300 IN A {_ip(17)}
+ns2.split 300 IN A {_ip(18)}
 """,
     ),
     "alt": (
@@ -147,6 +151,7 @@ ns2 300 IN A {_ip(14)}
 host 300 IN A 127.0.0.10
 host 300 IN AAAA ::1
 www 300 IN CNAME web.provider.alt.
+alias 300 IN CNAME host.example.test.
 chain 300 IN CNAME c1.example.test.
 c1 300 IN CNAME c2.sub.example.test.
 mail 300 IN MX 10 host.example.test.
@@ -183,9 +188,18 @@ c2 300 IN A 127.0.0.12
 www 300 IN A 127.0.0.15
 """,
     ),
+    "split-1": ([17], "split.test.", ["ns1.split.test."], "www 300 IN A 127.0.0.17\n"),
+    "split-2": ([18], "split.test.", ["ns2.split.test."], "www 300 IN A 127.0.0.18\n"),
 }
 
-HOSTILE: dict[int, str] = {9: "silent", 10: "refused", 11: "garbage", 12: "wrong_id", 13: "upward"}
+HOSTILE: dict[int, str] = {
+    9: "silent",
+    10: "refused",
+    11: "garbage",
+    12: "wrong_id",
+    13: "upward",
+    16: "servfail",
+}
 
 
 def authoritative_answer(
@@ -261,9 +275,9 @@ def _respond(behaviour: str, zones: list[dns.zone.Zone], data: bytes, tcp: bool)
         query = dns.message.from_wire(data)
     except dns.exception.DNSException:
         return None
-    if behaviour == "refused":
+    if behaviour in ("refused", "servfail"):
         response = dns.message.make_response(query)
-        response.set_rcode(dns.rcode.REFUSED)
+        response.set_rcode(dns.rcode.REFUSED if behaviour == "refused" else dns.rcode.SERVFAIL)
     elif behaviour == "wrong_id":
         response = authoritative_answer(zones, query)
         response.id = (query.id + 1) % 65536
@@ -285,8 +299,8 @@ def _respond(behaviour: str, zones: list[dns.zone.Zone], data: bytes, tcp: bool)
 
 class DnsServer:
     """One lab name server on UDP and TCP at (address, port), with a behaviour:
-    ``auth`` (answers from its zones), ``silent``, ``refused``, ``garbage``, ``wrong_id`` or
-    ``upward`` (refers everything to the root)."""
+    ``auth`` (answers from its zones), ``silent``, ``refused``, ``servfail``, ``garbage``,
+    ``wrong_id`` or ``upward`` (refers everything to the root)."""
 
     def __init__(self, address: str, port: int, behaviour: str, zones: list[dns.zone.Zone]) -> None:
         self.address, self.behaviour, self.zones = address, behaviour, zones

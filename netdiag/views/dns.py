@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from netdiag.dnsquery import Record
-from netdiag.probes.dns import DnsLookupReport, DnsQueryResult
-from netdiag.probes.dnstrace import DnsTraceReport, Hop, Trace
 from netdiag.views.common import BAD_STYLE, DIM_STYLE, OK_STYLE, fmt_ms, verdict
+
+if TYPE_CHECKING:
+    from netdiag.dnsquery import Record
+    from netdiag.probes.dns import DnsLookupReport, DnsQueryResult
+    from netdiag.probes.dnstrace import DnsTraceReport, Hop, Trace
 
 OUTCOME_STYLE = {
     "answer": OK_STYLE,
