@@ -164,7 +164,12 @@ def test_tcp_from_the_start(cli, dnslab):
 
 
 @pytest.mark.parametrize(
-    ("server", "reason"), [("garbage", "not a DNS message"), ("wrong_id", "wrong ID")]
+    ("server", "reason"),
+    [
+        ("garbage", "not a DNS message"),
+        ("wrong_id", "wrong ID"),
+        ("wrong_question", "different question (other.example.test. A)"),
+    ],
 )
 def test_hostile_responses_are_rejected_and_reported(cli, dnslab, server, reason):
     r = cli(
@@ -438,3 +443,55 @@ def test_trace_text_is_a_tree(cli, dnslab):
     assert "glueless ns.provider.alt.: resolved from the root -> 127.53.0.7" in r.out
     assert "referral -> glueless.test." in r.out
     assert "queries in" in r.out and r.out.rstrip().endswith("healthy")
+
+
+def test_trace_limit_keeps_the_hops_so_far(dnslab):
+    import dns.name
+    import dns.rdatatype
+
+    roots = [dnstrace.NameServer(dnslab["root"], dnslab["root"], "given")]
+    opts = dnstrace.TraceOptions(port=int(dnslab["port"]), timeout=0.5, max_queries=3)
+    report = dnstrace.trace(dns.name.from_text("host.example.test"), dns.rdatatype.A, roots, opts)
+    assert report.error.kind == "limit"
+    assert [h.zone for h in report.hops] == [".", "test."]
+
+
+def test_ctrl_c_during_trace_prints_what_was_measured(dnslab):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "netdiag",
+            "dns",
+            "www.lame.test",
+            "--trace",
+            "--root",
+            dnslab["root"],
+            "--port",
+            dnslab["port"],
+            "--timeout",
+            "20",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(1.5)  # the root and test. answer at once; lame.test.'s silent server waits
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    doc = __import__("json").loads(out)
+    assert doc["interrupted"] is True
+    assert [h["zone"] for h in doc["hops"]][:2] == [".", "test."]

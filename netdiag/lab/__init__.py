@@ -4,8 +4,8 @@
 For ``netdiag dns``, the lab runs a private DNS hierarchy (:mod:`netdiag.lab.dns`) on
 127.53.0.x, all servers on one port: ``dns_root`` is its root server, ``dns_example`` the
 authoritative server of ``example.test.``, ``dns_garbage``, ``dns_wrong_id``, ``dns_silent``,
-``dns_refused`` and ``dns_servfail`` hostile servers. (Linux only: other systems cannot bind
-127.53.0.x without configuration.)
+``dns_refused``, ``dns_servfail`` and ``dns_wrong_question`` hostile servers. (Linux
+only: other systems cannot bind 127.53.0.x without configuration.)
 
 For ``netdiag tcp``:
 
@@ -250,6 +250,7 @@ class Lab:
             ("dns_silent", 9),
             ("dns_refused", 10),
             ("dns_servfail", 16),
+            ("dns_wrong_question", 19),
         ):
             self._add(name, (f"127.53.0.{n}", port))
 

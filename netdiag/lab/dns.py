@@ -196,6 +196,7 @@ HOSTILE: dict[int, str] = {
     9: "silent",
     10: "refused",
     11: "garbage",
+    19: "wrong_question",
     12: "wrong_id",
     13: "upward",
     16: "servfail",
@@ -281,6 +282,9 @@ def _respond(behaviour: str, zones: list[dns.zone.Zone], data: bytes, tcp: bool)
     elif behaviour == "wrong_id":
         response = authoritative_answer(zones, query)
         response.id = (query.id + 1) % 65536
+    elif behaviour == "wrong_question":
+        other = dns.message.make_query("other.example.test.", "A", id=query.id)
+        response = dns.message.make_response(other)
     elif behaviour == "upward":
         response = dns.message.make_response(query)
         root = dns.name.root
@@ -300,7 +304,8 @@ def _respond(behaviour: str, zones: list[dns.zone.Zone], data: bytes, tcp: bool)
 class DnsServer:
     """One lab name server on UDP and TCP at (address, port), with a behaviour:
     ``auth`` (answers from its zones), ``silent``, ``refused``, ``servfail``, ``garbage``,
-    ``wrong_id`` or ``upward`` (refers everything to the root)."""
+    ``wrong_id``, ``wrong_question`` (answers another name) or ``upward`` (refers everything
+    to the root)."""
 
     def __init__(self, address: str, port: int, behaviour: str, zones: list[dns.zone.Zone]) -> None:
         self.address, self.behaviour, self.zones = address, behaviour, zones

@@ -8,8 +8,8 @@ record of the requested type is reached.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import dns.message
@@ -19,6 +19,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
+from netdiag.concurrency import run_all
 from netdiag.dnsquery import (
     Record,
     exchange,
@@ -149,16 +150,13 @@ def lookup(
     start = now_ns()
     jobs = [(s, t) for s in servers for t in rdtypes]
     interrupted = False
-    results: list[DnsQueryResult] = []
-    pool = ThreadPoolExecutor(max_workers=min(8, len(jobs)), thread_name_prefix="dns")
+    finished: dict[int, DnsQueryResult] = {}
+    calls = [functools.partial(query_one, qname, t, s, opts) for s, t in jobs]
     try:
-        futures = [pool.submit(query_one, qname, t, s, opts) for s, t in jobs]
-        for f in futures:
-            results.append(f.result())
+        run_all(calls, workers=8, on_result=finished.__setitem__)
     except KeyboardInterrupt:
         interrupted = True
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    results = [finished[i] for i in sorted(finished)]
     error = summarize_errors([(f"{r.type} @{r.server}", r.error) for r in results], noun="queries")
     if interrupted and error is None:
         error = ProbeError("interrupted", "interrupted before every query was answered")

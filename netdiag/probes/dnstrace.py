@@ -14,8 +14,8 @@ delegation loops and responses that fail validation are reported, not trusted.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import dns.flags
@@ -27,6 +27,7 @@ import dns.rdatatype
 import dns.zonefile
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
+from netdiag.concurrency import run_all
 from netdiag.dnsquery import Exchange, Record, exchange, make_query, rcode_text, section_records
 from netdiag.result import ProbeError
 
@@ -234,9 +235,7 @@ class Tracer:
         self.start = now_ns()
         self.deadline = self.start + int(opts.total_seconds * 1e9)
         self.stack: list[tuple[str, str]] = []
-        self.pool = ThreadPoolExecutor(
-            max_workers=max(1, opts.servers_per_zone), thread_name_prefix="trace"
-        )
+        self.first_hops: list[Hop] | None = None
 
     # -- one exchange ---------------------------------------------------------------------
     def _ask(
@@ -332,8 +331,8 @@ class Tracer:
         for i in range(0, len(candidates), step):
             batch = candidates[i : i + step]
             self._budget(len(batch))
-            futures = [self.pool.submit(self._ask, s, qname, rdtype, zone) for s in batch]
-            results = [f.result() for f in futures]
+            calls = [functools.partial(self._ask, s, qname, rdtype, zone) for s in batch]
+            results = run_all(calls, workers=len(batch))
             for a in results:
                 self.queries += a.exchange.attempts
             asked.extend(results)
@@ -375,6 +374,8 @@ class Tracer:
         addressed: list[NameServer] = list(self.roots)
         glueless: list[str] = []
         hops: list[Hop] = []
+        if self.first_hops is None:
+            self.first_hops = hops  # kept, as it grows, for a trace that is cut short
         seen: set[dns.name.Name] = set()
         while True:
             if len(hops) >= self.opts.max_zone_cuts:
@@ -458,8 +459,6 @@ class Tracer:
         except KeyboardInterrupt:
             interrupted = True
             error = ProbeError("interrupted", "interrupted before the trace finished")
-        finally:
-            self.pool.shutdown(wait=False, cancel_futures=True)
         if trace is not None and error is None and trace.outcome != "answer":
             error = ProbeError("error", f"the trace ended without an answer ({trace.outcome})")
         return DnsTraceReport(
@@ -473,7 +472,7 @@ class Tracer:
             type=dns.rdatatype.to_text(rdtype),
             port=self.opts.port,
             roots=tuple(s.address for s in self.roots),
-            hops=trace.hops if trace is not None else (),
+            hops=trace.hops if trace is not None else tuple(self.first_hops or ()),
             answer=trace.answer if trace is not None else (),
             cname_traces=tuple(followed),
             queries=self.queries,
