@@ -56,9 +56,9 @@ def root(
 
 
 def _register() -> None:
-    from netdiag.commands import demo, dns, lab, tcp
+    from netdiag.commands import demo, dns, lab, tcp, tls
 
-    for module in (dns, tcp, demo, lab):
+    for module in (dns, tcp, tls, demo, lab):
         module.register(app)
 
 

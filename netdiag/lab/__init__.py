@@ -7,6 +7,10 @@ authoritative server of ``example.test.``, ``dns_garbage``, ``dns_wrong_id``, ``
 ``dns_refused``, ``dns_servfail`` and ``dns_wrong_question`` hostile servers. (Linux
 only: other systems cannot bind 127.53.0.x without configuration.)
 
+For ``netdiag tls``, servers with certificates from a private PKI made at start
+(:mod:`netdiag.lab.tls`): ``tls_<case>`` with SNI name ``tls_names[...]``, trusting
+``files["tls_ca_file"]``.
+
 For ``netdiag tcp``:
 
 - ``tcp_open`` (and ``tcp_open_v6`` on ::1): a TCP server that accepts and holds each
@@ -199,12 +203,17 @@ class Lab:
     host: str = "127.0.0.1"
     endpoints: dict[str, str] = field(default_factory=dict)
     """Name -> ``host:port`` of every service, for people and for tests."""
+    tls_names: dict[str, str] = field(default_factory=dict)
+    """TLS service -> the name to send as SNI (and to check the certificate against)."""
+    files: dict[str, str] = field(default_factory=dict)
+    """Files the lab made: ``tls_ca_file``, the lab root CA to trust."""
     _stops: list = field(default_factory=list)
 
     def start(self) -> Lab:
         try:
             self._start_tcp()
             self._start_dns()
+            self._start_tls()
         except BaseException:
             self.stop()
             raise
@@ -253,6 +262,15 @@ class Lab:
             ("dns_wrong_question", 19),
         ):
             self._add(name, (f"127.53.0.{n}", port))
+
+    def _start_tls(self) -> None:
+        from netdiag.lab.tls import TlsLab
+
+        tls_lab = TlsLab().start()
+        self._stops.append(tls_lab.stop)
+        self.endpoints.update(tls_lab.endpoints)
+        self.tls_names.update(tls_lab.names)
+        self.files["tls_ca_file"] = str(tls_lab.ca_file)
 
     def stop(self) -> None:
         while self._stops:

@@ -1,0 +1,178 @@
+"""``netdiag tls``: certificate chain inspection that says exactly what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from netdiag.exitcodes import EXIT_HELP
+
+HELP = """\
+Connect to HOST[:PORT] (port 443, or the protocol's port with --starttls), do a TLS
+handshake, and show the certificate chain exactly as the server sent it, even when it is
+broken: for each certificate the subject, issuer, names (DNS and IP SANs), serial, validity
+and days left, key, signature algorithm, SHA-256 fingerprint, and whether it is a CA or
+self-signed. Then the verdict: whether the chain builds to the system trust store (or to
+--ca-file), whether it is valid for the name, and every problem found: cert_expired,
+cert_not_yet_valid, self_signed, untrusted_issuer, incomplete_chain (the server did not send
+an intermediate it needed), hostname_mismatch, expiring_soon (--min-days); or, when no
+handshake happened, handshake_failed, not_tls, timeout, refused.
+
+The name sent as SNI and checked against the certificate is HOST, or --sni NAME; an IP
+address target without --sni is checked against the certificate's IP addresses. Also shown:
+the TCP connect and handshake times, the protocol version, cipher, ALPN and whether an OCSP
+response was stapled (and what it says). --starttls speaks SMTP, IMAP or POP3 first and then
+upgrades the connection, as mail clients do. Healthy (exit 0) only when trusted, the name
+matches and --min-days holds."""
+
+STARTTLS = ("smtp", "imap", "pop3")
+
+
+def command(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="HOST[:PORT]",
+            help="host, host:port, [v6]:port or an https:// URL.",
+            show_default=False,
+        ),
+    ],
+    sni: Annotated[
+        str | None,
+        typer.Option(
+            "--sni", metavar="NAME", help="Send NAME as SNI and verify the certificate for it."
+        ),
+    ] = None,
+    no_sni: Annotated[
+        bool,
+        typer.Option(
+            "--no-sni", help="Send no SNI (the certificate is still checked against HOST)."
+        ),
+    ] = False,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-file", metavar="PEM", help="Trust these CAs instead of the system store."
+        ),
+    ] = None,
+    min_days: Annotated[
+        int | None,
+        typer.Option(
+            "--min-days",
+            min=0,
+            max=100000,
+            metavar="N",
+            help="Unhealthy when a certificate in the chain expires within N days.",
+        ),
+    ] = None,
+    alpn: Annotated[
+        str | None,
+        typer.Option(
+            "--alpn",
+            metavar="LIST",
+            help="Offer these ALPN protocols, comma-separated (e.g. h2,http/1.1).",
+        ),
+    ] = None,
+    starttls: Annotated[
+        str | None,
+        typer.Option(
+            "--starttls",
+            metavar="smtp|imap|pop3",
+            help="Speak the protocol's plain-text opening, then upgrade.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.01,
+            max=600.0,
+            metavar="SECONDS",
+            help="Seconds for each phase (resolve, connect, STARTTLS, handshake).",
+        ),
+    ] = 5.0,
+    ipv4: Annotated[bool, typer.Option("-4", help="Use IPv4 only.")] = False,
+    ipv6: Annotated[bool, typer.Option("-6", help="Use IPv6 only.")] = False,
+    pem: Annotated[
+        bool, typer.Option("--pem", help="Print each certificate's PEM (in JSON: a pem field).")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document instead of text.")
+    ] = False,
+) -> None:
+    from netdiag.cli import usage_error
+    from netdiag.targets import TargetError, parse_host, parse_target
+
+    if sni is not None and no_sni:
+        raise usage_error("--sni and --no-sni exclude each other")
+    if ipv4 and ipv6:
+        raise usage_error("-4 and -6 exclude each other")
+    if starttls is not None and starttls.lower() not in STARTTLS:
+        raise usage_error(f"--starttls takes smtp, imap or pop3, not '{starttls}'")
+    protocol = starttls.lower() if starttls else None
+    from netdiag.starttls import DEFAULT_PORTS
+
+    default_port = DEFAULT_PORTS[protocol] if protocol else 443
+    try:
+        t = parse_target(target, default_port=default_port, schemes={"https": 443})
+    except TargetError as exc:
+        raise usage_error(str(exc)) from None
+    version = 4 if ipv4 else 6 if ipv6 else None
+    if version is not None and t.ip_version not in (None, version):
+        raise usage_error(f"'{target}' is an IPv{t.ip_version} address, but -{version} was given")
+    sni_name = None
+    if sni is not None:
+        try:
+            sni_name, ip = parse_host(sni)
+        except TargetError as exc:
+            raise usage_error(f"--sni: {exc}") from None
+        if ip is not None:
+            raise usage_error("--sni carries a host name, not an IP address")
+    protocols: tuple[str, ...] = ()
+    if alpn is not None:
+        protocols = tuple(p.strip() for p in alpn.split(",") if p.strip())
+        if not protocols or any(len(p) > 255 or not p.isascii() for p in protocols):
+            raise usage_error("--alpn takes a comma-separated list of protocol names")
+    if ca_file is not None:
+        from netdiag.certs import load_pem_bundle
+
+        try:
+            if not load_pem_bundle(ca_file.read_bytes()):
+                raise usage_error(f"--ca-file {ca_file}: no PEM certificate in it")
+        except OSError as exc:
+            raise usage_error(f"--ca-file {ca_file}: {exc.strerror}") from None
+
+    from netdiag.output import TextOutput, emit_json
+    from netdiag.probes.tls import TlsOptions, probe_tls
+    from netdiag.result import exit_status
+
+    opts = TlsOptions(
+        sni=sni_name,
+        no_sni=no_sni,
+        ca_file=ca_file,
+        min_days=min_days,
+        alpn=protocols,
+        starttls=protocol,
+        timeout=timeout,
+        version=version,
+        pem=pem,
+    )
+    report = probe_tls(t, opts)
+    if json_output:
+        emit_json(report)
+    else:
+        from netdiag.views.tls import tls_view
+
+        TextOutput().print(*tls_view(report, show_pem=pem))
+    raise typer.Exit(exit_status(report))
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "tls",
+        help=HELP,
+        epilog=EXIT_HELP,
+        short_help="Inspect a TLS certificate chain: trust, names, expiry, handshake.",
+    )(command)

@@ -1,0 +1,343 @@
+"""TLS servers for the lab, on 127.0.0.1, each with one certificate chain from the lab's
+private PKI (:mod:`netdiag.lab.pki`) and one defect.
+
+Clients name the case with SNI ``<case>.lab.test`` (``good.lab.test``, ...) and trust the lab's
+root with ``--ca-file``; the servers themselves present one chain whatever SNI says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+import shutil
+import socket
+import ssl
+import struct
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from netdiag.lab.pki import DAY, Issued, make_ca, make_leaf, pem, write_pair
+
+MAX_HANDLERS = 64
+IO_TIMEOUT = 5.0
+ALPN = ["h2", "http/1.1"]
+
+Handler = Callable[[socket.socket], None]
+
+
+def _drain(sock: socket.socket | ssl.SSLSocket) -> None:
+    """Read (and discard, bounded) until the client closes or goes quiet."""
+    total = 0
+    with contextlib.suppress(OSError, ssl.SSLError):
+        while total < 1 << 20:
+            data = sock.recv(65536)
+            if not data:
+                break
+            total += len(data)
+
+
+def tls_handler(ctx: ssl.SSLContext, after: Callable[[ssl.SSLSocket], None] = _drain) -> Handler:
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(IO_TIMEOUT)
+        with (
+            contextlib.suppress(OSError, ssl.SSLError),
+            ctx.wrap_socket(conn, server_side=True) as tls,
+        ):
+            after(tls)
+
+    return handle
+
+
+def _not_tls(conn: socket.socket) -> None:
+    conn.settimeout(IO_TIMEOUT)
+    with contextlib.suppress(OSError):
+        conn.sendall(b"SSH-2.0-netdiag-lab this port speaks no TLS\r\n")
+        _drain(conn)
+
+
+def _reset(conn: socket.socket) -> None:
+    """Read the ClientHello, then abort the connection: the client sees a reset mid-handshake."""
+    conn.settimeout(IO_TIMEOUT)
+    with contextlib.suppress(OSError):
+        conn.recv(16384)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def starttls_handler(protocol: str, ctx: ssl.SSLContext) -> Handler:
+    """A minimal SMTP, IMAP or POP3 server that upgrades to TLS on request."""
+
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(IO_TIMEOUT)
+        f = conn.makefile("rb")
+        try:
+            if protocol == "smtp":
+                conn.sendall(b"220 mail.lab.test ESMTP netdiag lab\r\n")
+                while True:
+                    line = f.readline(4096).strip().upper()
+                    if not line:
+                        return
+                    if line.startswith((b"EHLO", b"HELO")):
+                        conn.sendall(b"250-mail.lab.test\r\n250-SIZE 1000000\r\n250 STARTTLS\r\n")
+                    elif line == b"STARTTLS":
+                        conn.sendall(b"220 2.0.0 Ready to start TLS\r\n")
+                        break
+                    else:
+                        conn.sendall(b"502 5.5.2 not here\r\n")
+            elif protocol == "imap":
+                conn.sendall(b"* OK [CAPABILITY IMAP4rev1 STARTTLS] netdiag lab ready\r\n")
+                line = f.readline(4096).strip()
+                tag = line.split(b" ", 1)[0]
+                conn.sendall(tag + b" OK Begin TLS negotiation now\r\n")
+            else:
+                conn.sendall(b"+OK netdiag lab POP3 ready\r\n")
+                f.readline(4096)
+                conn.sendall(b"+OK Begin TLS negotiation\r\n")
+            f.close()
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                _drain(tls)
+        except (OSError, ssl.SSLError):
+            return
+
+    return handle
+
+
+def ocsp_stapling_handler(cert_path: Path, key_path: Path, ocsp_der: bytes) -> Handler:
+    """A TLS server (pyOpenSSL, which can staple) that staples ``ocsp_der``."""
+    from OpenSSL import SSL
+
+    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    ctx.use_certificate_chain_file(str(cert_path))
+    ctx.use_privatekey_file(str(key_path))
+    ctx.set_ocsp_server_callback(lambda _conn, _data: ocsp_der)
+
+    def handle(conn: socket.socket) -> None:
+        conn.setblocking(True)
+        conn.settimeout(None)
+        server = SSL.Connection(ctx, conn)
+        server.set_accept_state()
+        conn.settimeout(IO_TIMEOUT)
+        with contextlib.suppress(SSL.Error, OSError):
+            deadline = IO_TIMEOUT
+            sel = selectors.DefaultSelector()
+            while True:
+                try:
+                    server.do_handshake()
+                    break
+                except SSL.WantReadError:
+                    sel.register(conn, selectors.EVENT_READ)
+                    ready = sel.select(deadline)
+                    sel.unregister(conn)
+                    if not ready:
+                        return
+            while True:
+                try:
+                    if not server.recv(65536):
+                        break
+                except SSL.WantReadError:
+                    sel.register(conn, selectors.EVENT_READ)
+                    ready = sel.select(deadline)
+                    sel.unregister(conn)
+                    if not ready:
+                        break
+                except SSL.ZeroReturnError:
+                    break
+        conn.close()
+
+    return handle
+
+
+class Listeners:
+    """TCP listeners on 127.0.0.1, one accept thread, a thread per connection (bounded)."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[socket.socket, Handler] = {}
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, name="lab-tls", daemon=True)
+        self._slots = threading.BoundedSemaphore(MAX_HANDLERS)
+
+    def add(self, handler: Handler) -> tuple[str, int]:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        s.listen(64)
+        s.setblocking(False)
+        self.handlers[s] = handler
+        return s.getsockname()[:2]
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+        self._thread.join(timeout=5)
+        for s in (*self.handlers, self._wake_r, self._wake_w):
+            s.close()
+
+    def _run(self, handler: Handler, conn: socket.socket) -> None:
+        try:
+            handler(conn)
+        finally:
+            conn.close()
+            self._slots.release()
+
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._wake_r, selectors.EVENT_READ)
+            for s in self.handlers:
+                sel.register(s, selectors.EVENT_READ)
+            while True:
+                for key, _ in sel.select():
+                    if key.fileobj is self._wake_r:
+                        return
+                    listener = key.fileobj
+                    assert isinstance(listener, socket.socket)
+                    try:
+                        conn, _ = listener.accept()
+                    except OSError:
+                        continue
+                    conn.setblocking(True)
+                    if not self._slots.acquire(blocking=False):
+                        conn.close()
+                        continue
+                    threading.Thread(
+                        target=self._run, args=(self.handlers[listener], conn), daemon=True
+                    ).start()
+
+
+def server_context(
+    cert: Path,
+    key: Path,
+    *,
+    min_v: ssl.TLSVersion | None = None,
+    max_v: ssl.TLSVersion | None = None,
+) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    if min_v:
+        ctx.minimum_version = min_v
+    if max_v:
+        ctx.maximum_version = max_v
+    ctx.set_alpn_protocols(ALPN)
+    return ctx
+
+
+@dataclass
+class TlsLab:
+    """Every TLS case of the lab. ``endpoints`` maps ``tls_<case>`` to ``host:port``,
+    ``names`` the case to the name to send as SNI, ``ca_file`` is the lab root to trust."""
+
+    endpoints: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    ca_file: Path | None = None
+    directory: Path | None = None
+    root: Issued | None = None
+    intermediate: Issued | None = None
+    listeners: Listeners = field(default_factory=Listeners)
+
+    def start(self) -> TlsLab:
+        self.directory = Path(tempfile.mkdtemp(prefix="netdiag-lab-tls-"))
+        try:
+            self._build()
+        except BaseException:
+            self.stop()
+            raise
+        self.listeners.start()
+        return self
+
+    def _add(self, case: str, handler: Handler, name: str | None = None) -> None:
+        host, port = self.listeners.add(handler)
+        self.endpoints[f"tls_{case}"] = f"{host}:{port}"
+        if name:
+            self.names[f"tls_{case}"] = name
+
+    def _build(self) -> None:
+        d = self.directory
+        assert d is not None
+        now = datetime.now(UTC)
+        root = self.root = make_ca("netdiag lab root CA")
+        inter = self.intermediate = make_ca("netdiag lab intermediate CA", root, path_length=0)
+        self.ca_file = d / "lab-root-ca.pem"
+        self.ca_file.write_bytes(pem(root.cert))
+
+        def leaf_files(case: str, name: str, **kw: object) -> tuple[Path, Path, Issued]:
+            issuer = kw.pop("issuer", inter)
+            dns_names = kw.pop("dns", [name])
+            leaf = make_leaf(issuer, name, dns_names, **kw)  # type: ignore[arg-type]
+            chain = [leaf.cert, inter.cert] if issuer is inter else [leaf.cert]
+            if kw.get("served") == "leaf":
+                chain = [leaf.cert]
+            cert, key = write_pair(d, case, chain, leaf.key)
+            return cert, key, leaf
+
+        cases: list[tuple[str, dict, dict]] = [
+            ("good", {}, {}),
+            ("rsa", {"key_kind": "rsa"}, {}),
+            ("expired", {"not_before": now - 100 * DAY, "not_after": now - DAY}, {}),
+            ("not-yet-valid", {"not_before": now + 10 * DAY, "not_after": now + 100 * DAY}, {}),
+            ("expiring", {"not_after": now + 5 * DAY + timedelta(hours=12)}, {}),
+            ("wrong-host", {"dns": ["other.lab.test"]}, {}),
+            ("self-signed", {"issuer": None}, {}),
+            ("ip-san", {"dns": [], "ips": ["127.0.0.1"]}, {}),
+            ("tls12", {}, {"max_v": ssl.TLSVersion.TLSv1_2}),
+            ("tls13", {}, {"min_v": ssl.TLSVersion.TLSv1_3}),
+        ]
+        good_cert = good_key = None
+        for case, leaf_kw, ctx_kw in cases:
+            name = f"{case}.lab.test"
+            cert, key, _ = leaf_files(case, name, **leaf_kw)
+            if case == "good":
+                good_cert, key_good = cert, key
+                good_key = key_good
+            self._add(
+                case.replace("-", "_"), tls_handler(server_context(cert, key, **ctx_kw)), name
+            )
+        # The server that omits the intermediate: the leaf alone.
+        leaf = make_leaf(inter, "no-intermediate.lab.test", ["no-intermediate.lab.test"])
+        cert, key = write_pair(d, "no-intermediate", [leaf.cert], leaf.key)
+        self._add(
+            "no_intermediate", tls_handler(server_context(cert, key)), "no-intermediate.lab.test"
+        )
+        assert good_cert is not None and good_key is not None
+        good_ctx = server_context(good_cert, good_key)
+        self._add("not_tls", _not_tls)
+        self._add("reset", _reset)
+        for proto in ("smtp", "imap", "pop3"):
+            self._add(f"starttls_{proto}", starttls_handler(proto, good_ctx), "good.lab.test")
+        self._add_ocsp(inter)
+
+    def _add_ocsp(self, inter: Issued) -> None:
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.x509 import ocsp
+
+        assert self.directory is not None
+        name = "ocsp.lab.test"
+        leaf = make_leaf(inter, name, [name])
+        cert, key = write_pair(self.directory, "ocsp", [leaf.cert, inter.cert], leaf.key)
+        now = datetime.now(UTC)
+        response = (
+            ocsp.OCSPResponseBuilder()
+            .add_response(
+                cert=leaf.cert,
+                issuer=inter.cert,
+                algorithm=hashes.SHA256(),
+                cert_status=ocsp.OCSPCertStatus.GOOD,
+                this_update=now - timedelta(hours=1),
+                next_update=now + 7 * DAY,
+                revocation_time=None,
+                revocation_reason=None,
+            )
+            .responder_id(ocsp.OCSPResponderEncoding.HASH, inter.cert)
+            .sign(inter.key, hashes.SHA256())  # type: ignore[arg-type]
+        )
+        der = response.public_bytes(serialization.Encoding.DER)
+        self._add("ocsp", ocsp_stapling_handler(cert, key, der), name)
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.listeners.stop()
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)

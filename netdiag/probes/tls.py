@@ -1,0 +1,249 @@
+"""The ``tls`` probe: connect, optionally STARTTLS, handshake, and judge the certificates.
+
+The chain is shown exactly as served whenever a handshake happened, good or bad; the verdict
+says whether it builds to the trust store (``trusted``), whether it names the host
+(``hostname_match``), and every problem found, most serious first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography import x509
+
+from netdiag.certs import (
+    CertInfo,
+    days_left,
+    describe,
+    load_pem_bundle,
+    problems,
+    system_trust_store,
+)
+from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
+from netdiag.resolve import resolve
+from netdiag.result import ProbeError
+from netdiag.targets import Target, format_hostport
+from netdiag.tcpconnect import connect
+
+
+@dataclass(frozen=True, slots=True)
+class TlsOptions:
+    sni: str | None = None
+    no_sni: bool = False
+    ca_file: Path | None = None
+    min_days: int | None = None
+    alpn: tuple[str, ...] = ()
+    starttls: str | None = None
+    timeout: float = 5.0
+    version: int | None = None
+    pem: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ocsp:
+    stapled: bool
+    status: str | None = None
+    """good, revoked or unknown, from the stapled response."""
+    this_update: str | None = None
+    next_update: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    """The certificate in the served chain that expires first."""
+
+    position: int
+    subject: str
+    not_after: str
+    days_left: int
+
+
+@dataclass(frozen=True, slots=True)
+class TlsReport:
+    command: str
+    ok: bool
+    error: ProbeError | None
+    interrupted: bool
+    started_at: str
+    target: str
+    host: str
+    port: int
+    sni: str | None
+    verify_name: str
+    address: str | None
+    dns_ms: float | None
+    tcp_connect_ms: float | None
+    starttls: str | None
+    handshake_ms: float | None
+    protocol: str | None
+    cipher: str | None
+    cipher_bits: int | None
+    alpn: str | None
+    ocsp: Ocsp | None
+    chain: tuple[CertInfo, ...]
+    trusted: bool | None
+    trust_store: str | None
+    hostname_match: bool | None
+    earliest_expiry: Expiry | None
+    problems: tuple[ProbeError, ...]
+    total_ms: float
+
+
+def _ocsp(data: bytes | None) -> Ocsp:
+    if not data:
+        return Ocsp(stapled=False)
+    from cryptography.x509 import ocsp
+
+    try:
+        resp = ocsp.load_der_ocsp_response(data)
+        if resp.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return Ocsp(True, None, None, None, f"response status {resp.response_status.name}")
+        nxt = resp.next_update_utc
+        return Ocsp(
+            True,
+            resp.certificate_status.name.lower(),
+            resp.this_update_utc.isoformat().replace("+00:00", "Z"),
+            nxt.isoformat().replace("+00:00", "Z") if nxt else None,
+        )
+    except ValueError as exc:
+        return Ocsp(True, None, None, None, f"unparsable OCSP response: {exc}")
+
+
+class _Report:
+    """Collects what a probe run learned, phase by phase, and builds the report."""
+
+    def __init__(self, target: Target, opts: TlsOptions) -> None:
+        self.target, self.opts = target, opts
+        self.started_at = utc_now_iso()
+        self.start = now_ns()
+        self.sni = None if opts.no_sni else (opts.sni or (None if target.is_ip else target.host))
+        self.verify_name = opts.sni or target.host
+        self.address: str | None = None
+        self.dns_ms: float | None = None
+        self.tcp_connect_ms: float | None = None
+        self.handshake_ms: float | None = None
+
+    def build(self, error: ProbeError | None, **found: object) -> TlsReport:
+        fields: dict[str, object] = {
+            "protocol": None,
+            "cipher": None,
+            "cipher_bits": None,
+            "alpn": None,
+            "ocsp": None,
+            "chain": (),
+            "trusted": None,
+            "trust_store": None,
+            "hostname_match": None,
+            "earliest_expiry": None,
+            "problems": (error,) if error else (),
+        }
+        fields.update(found)
+        return TlsReport(
+            command="tls",
+            ok=error is None,
+            error=error,
+            interrupted=False,
+            started_at=self.started_at,
+            target=self.target.text,
+            host=self.target.host,
+            port=self.target.port or 0,
+            sni=self.sni,
+            verify_name=self.verify_name,
+            address=self.address,
+            dns_ms=self.dns_ms,
+            tcp_connect_ms=self.tcp_connect_ms,
+            starttls=self.opts.starttls,
+            handshake_ms=self.handshake_ms,
+            total_ms=elapsed_ms(self.start),
+            **fields,  # type: ignore[arg-type]
+        )
+
+
+def probe_tls(target: Target, opts: TlsOptions) -> TlsReport:
+    """Inspect one TLS endpoint. Never raises for network or certificate failures."""
+    assert target.port is not None
+    out = _Report(target, opts)
+    res = resolve(
+        target.host, target.port, version=opts.version, timeout=opts.timeout, numeric=target.is_ip
+    )
+    if not target.is_ip:
+        out.dns_ms = res.dns_ms
+    if res.error is not None:
+        return out.build(res.error)
+    endpoint = res.endpoints[0]
+    out.address = endpoint.address
+    conn = connect(endpoint, opts.timeout)
+    if conn.sock is None:
+        assert conn.error is not None
+        return out.build(conn.error)
+    out.tcp_connect_ms = conn.connect_ms
+    sock = conn.sock
+    if opts.starttls:
+        from netdiag.starttls import upgrade
+
+        err = upgrade(sock, opts.starttls, opts.timeout)
+        if err is not None:
+            sock.close()
+            return out.build(err)
+
+    from netdiag.tlsconn import handshake
+
+    where = format_hostport(endpoint.address, endpoint.port)
+    session, err = handshake(
+        sock, sni=out.sni, alpn=list(opts.alpn), timeout=opts.timeout, where=where
+    )
+    if session is None:
+        assert err is not None
+        return out.build(err)
+    out.handshake_ms = session.handshake_ms
+    try:
+        verdict = judge(session.chain, out.verify_name, opts)
+        first = verdict["problems"][0] if verdict["problems"] else None  # type: ignore[index]
+        return out.build(
+            first,
+            protocol=session.protocol,
+            cipher=session.cipher,
+            cipher_bits=session.cipher_bits,
+            alpn=session.alpn,
+            ocsp=_ocsp(session.ocsp_response),
+            **verdict,
+        )
+    finally:
+        session.close()
+
+
+def judge(chain: list[x509.Certificate], verify_name: str, opts: TlsOptions) -> dict[str, object]:
+    """The verdict fields for a served chain: its description, trust, host name match, the
+    earliest expiry and every problem (most serious first)."""
+    now = datetime.now(UTC)
+    if opts.ca_file is not None:
+        roots = load_pem_bundle(opts.ca_file.read_bytes())
+        store: str | None = str(opts.ca_file)
+    else:
+        roots, store = system_trust_store()
+    trusted, match, found = problems(chain, roots, verify_name, now, opts.min_days)
+    if not roots:
+        found.insert(
+            0,
+            ProbeError(
+                "config",
+                f"no trust anchors ({'none in ' + store if store else 'no system CA bundle'})",
+                hint="give --ca-file PEM with the CAs to trust",
+            ),
+        )
+    infos = tuple(describe(c, i, now, with_pem=opts.pem) for i, c in enumerate(chain))
+    earliest = None
+    if chain:
+        i = min(range(len(chain)), key=lambda k: chain[k].not_valid_after_utc)
+        earliest = Expiry(i, infos[i].subject, infos[i].not_after, days_left(chain[i], now))
+    return {
+        "chain": infos,
+        "trusted": trusted,
+        "trust_store": store,
+        "hostname_match": match,
+        "earliest_expiry": earliest,
+        "problems": tuple(found),
+    }

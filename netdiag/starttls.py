@@ -1,0 +1,104 @@
+"""The plain-text openings of SMTP (RFC 3207), IMAP (RFC 2595/9051) and POP3 (RFC 2595)
+that upgrade a connection to TLS. Lines are read with a size bound and a deadline."""
+
+from __future__ import annotations
+
+import selectors
+import socket
+
+from netdiag.clock import now_ns
+from netdiag.result import ProbeError
+
+DEFAULT_PORTS = {"smtp": 25, "imap": 143, "pop3": 110}
+MAX_LINE = 4096
+MAX_TOTAL = 65536
+
+
+class _Lines:
+    def __init__(self, sock: socket.socket, deadline_ns: int) -> None:
+        self.sock, self.deadline, self.buf, self.total = sock, deadline_ns, b"", 0
+
+    def line(self) -> str:
+        while b"\n" not in self.buf:
+            if len(self.buf) > MAX_LINE or self.total > MAX_TOTAL:
+                raise ValueError("the server sent an overlong line")
+            left = (self.deadline - now_ns()) / 1e9
+            if left <= 0:
+                raise TimeoutError
+            with selectors.DefaultSelector() as sel:
+                sel.register(self.sock, selectors.EVENT_READ)
+                if not sel.select(left):
+                    raise TimeoutError
+            chunk = self.sock.recv(MAX_LINE)
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            self.total += len(chunk)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def send(self, text: str) -> None:
+        self.sock.sendall(text.encode("ascii") + b"\r\n")
+
+
+def _smtp_reply(lines: _Lines) -> tuple[str, list[str]]:
+    """A (possibly multi-line) SMTP reply: its code and its lines."""
+    out = []
+    while True:
+        line = lines.line()
+        out.append(line)
+        if len(line) < 4 or line[3] != "-":
+            return line[:3], out
+
+
+def upgrade(sock: socket.socket, protocol: str, timeout: float) -> ProbeError | None:
+    """Speak ``protocol``'s opening on a connected blocking socket until the server agrees to
+    start TLS; None then, else why not. The socket's buffer is empty afterwards."""
+    sock.settimeout(None)
+    sock.setblocking(True)
+    lines = _Lines(sock, now_ns() + int(timeout * 1e9))
+    try:
+        if protocol == "smtp":
+            code, greeting = _smtp_reply(lines)
+            if code != "220":
+                return ProbeError("starttls", f"SMTP greeting was not 220: {greeting[-1]}")
+            lines.send("EHLO netdiag.invalid")
+            code, ehlo = _smtp_reply(lines)
+            if code != "250":
+                return ProbeError("starttls", f"EHLO was refused: {ehlo[-1]}")
+            if not any(x[4:].strip().upper().startswith("STARTTLS") for x in ehlo):
+                return ProbeError("starttls", "the SMTP server does not offer STARTTLS")
+            lines.send("STARTTLS")
+            code, reply = _smtp_reply(lines)
+            if code != "220":
+                return ProbeError("starttls", f"STARTTLS was refused: {reply[-1]}")
+        elif protocol == "imap":
+            greeting = lines.line()
+            if not greeting.upper().startswith("* OK"):
+                return ProbeError("starttls", f"IMAP greeting was not OK: {greeting}")
+            lines.send("a1 STARTTLS")
+            while True:
+                reply = lines.line()
+                if reply.startswith("a1 "):
+                    break
+            if not reply.upper().startswith("A1 OK"):
+                return ProbeError("starttls", f"STARTTLS was refused: {reply}")
+        elif protocol == "pop3":
+            greeting = lines.line()
+            if not greeting.startswith("+OK"):
+                return ProbeError("starttls", f"POP3 greeting was not +OK: {greeting}")
+            lines.send("STLS")
+            reply = lines.line()
+            if not reply.startswith("+OK"):
+                return ProbeError("starttls", f"STLS was refused: {reply}")
+        else:
+            return ProbeError("starttls", f"unknown STARTTLS protocol {protocol}")
+    except TimeoutError:
+        return ProbeError(
+            "timeout", f"the {protocol.upper()} server did not answer within {timeout:g} s"
+        )
+    except (ConnectionError, OSError, ValueError) as exc:
+        return ProbeError("starttls", f"{protocol.upper()} opening failed: {exc}")
+    if lines.buf:
+        return ProbeError("starttls", "the server sent data after agreeing to start TLS")
+    return None

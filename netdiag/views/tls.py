@@ -1,0 +1,115 @@
+"""Human output of ``netdiag tls``: the connection, the chain as served, the verdict."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import RenderableType
+from rich.text import Text
+
+from netdiag.targets import format_hostport
+from netdiag.views.common import BAD_STYLE, DIM_STYLE, OK_STYLE, error_text, fmt_ms, verdict
+
+if TYPE_CHECKING:
+    from netdiag.certs import CertInfo
+    from netdiag.probes.tls import TlsReport
+
+
+def _yes_no(value: bool | None, yes: str, no: str) -> Text:
+    if value is None:
+        return Text("unknown", style=DIM_STYLE)
+    return Text(yes, style=OK_STYLE) if value else Text(no, style=f"bold {BAD_STYLE}")
+
+
+def _cert_lines(c: CertInfo) -> list[Text]:
+    head = Text(f"{c.position}  ", style="bold")
+    head.append(c.subject, style="bold")
+    tags = []
+    if c.is_ca:
+        tags.append("CA")
+    if c.self_signed:
+        tags.append("self-signed")
+    if tags:
+        head.append(f"  [{', '.join(tags)}]", style="magenta")
+    days = Text(f"{c.days_left} days left", style=OK_STYLE if c.days_left >= 14 else BAD_STYLE)
+    if c.days_left < 0:
+        ago = -c.days_left
+        days = Text(f"expired {ago} day{'s' if ago != 1 else ''} ago", style=f"bold {BAD_STYLE}")
+    validity = Text(f"   valid {c.not_before} .. {c.not_after}, ")
+    validity.append_text(days)
+    key = f"{c.key_type} {c.key_size or ''}{f' ({c.key_curve})' if c.key_curve else ''}".strip()
+    lines = [head, Text(f"   issuer {c.issuer}", style=DIM_STYLE), validity]
+    names = [*c.san_dns, *c.san_ip]
+    if names:
+        lines.append(Text(f"   names {', '.join(names)}"))
+    lines.append(
+        Text(f"   key {key}, signed {c.signature_algorithm}, serial {c.serial}", style=DIM_STYLE)
+    )
+    lines.append(Text(f"   sha256 {c.sha256}", style=DIM_STYLE))
+    return lines
+
+
+def tls_view(r: TlsReport, *, show_pem: bool = False) -> list[RenderableType]:
+    title = Text(f"TLS {r.target}", style="bold")
+    if r.address and r.address != r.host:
+        title.append(f"  {format_hostport(r.address, r.port)}", style=DIM_STYLE)
+    title.append(f"  SNI {r.sni}" if r.sni else "  no SNI", style=DIM_STYLE)
+    if r.starttls:
+        title.append(f"  STARTTLS {r.starttls}", style=DIM_STYLE)
+    out: list[RenderableType] = [title]
+    phases = []
+    if r.dns_ms is not None:
+        phases.append(f"dns {fmt_ms(r.dns_ms)} ms")
+    if r.tcp_connect_ms is not None:
+        phases.append(f"tcp connect {fmt_ms(r.tcp_connect_ms)} ms")
+    if r.handshake_ms is not None:
+        phases.append(f"tls handshake {fmt_ms(r.handshake_ms)} ms")
+    if phases:
+        out.append(Text("  " + ", ".join(phases)))
+    if r.protocol:
+        line = Text(
+            f"  {r.protocol}, {r.cipher}" + (f" ({r.cipher_bits} bits)" if r.cipher_bits else "")
+        )
+        line.append(f", ALPN {r.alpn}" if r.alpn else ", no ALPN")
+        if r.ocsp is not None:
+            if r.ocsp.stapled:
+                line.append(f", OCSP stapled: {r.ocsp.status or r.ocsp.detail}")
+            else:
+                line.append(", no OCSP staple", style=DIM_STYLE)
+        out.append(line)
+    if r.chain:
+        out.append(
+            Text(
+                f"chain as served ({len(r.chain)} certificate{'s' if len(r.chain) != 1 else ''})",
+                style="bold",
+            )
+        )
+        for c in r.chain:
+            out.extend(_cert_lines(c))
+            if show_pem and c.pem:
+                out.append(Text(c.pem.rstrip(), style=DIM_STYLE))
+        trust = Text("trusted: ")
+        trust.append_text(_yes_no(r.trusted, "yes", "no"))
+        trust.append(f" (trust store {r.trust_store})" if r.trust_store else "", style=DIM_STYLE)
+        trust.append("   hostname: ")
+        trust.append_text(
+            _yes_no(r.hostname_match, f"matches {r.verify_name}", f"does not match {r.verify_name}")
+        )
+        out.append(trust)
+        if r.earliest_expiry is not None:
+            e = r.earliest_expiry
+            out.append(
+                Text(
+                    f"first to expire: certificate {e.position} on {e.not_after} "
+                    f"({e.days_left} days)",
+                    style=DIM_STYLE,
+                )
+            )
+    if len(r.problems) > 1:
+        out.append(Text("problems", style="bold"))
+        for p in r.problems:
+            line = Text("  ")
+            line.append_text(error_text(p))
+            out.append(line)
+    out.append(verdict(r.ok, r.error, r.interrupted))
+    return out
