@@ -46,6 +46,8 @@ def _smtp_reply(lines: _Lines) -> tuple[str, list[str]]:
     out = []
     while True:
         line = lines.line()
+        if not (line[:3].isdigit() and line[3:4] in ("", " ", "-")):
+            raise ValueError(f"not an SMTP reply: {line[:80]!r}")
         out.append(line)
         if len(line) < 4 or line[3] != "-":
             return line[:3], out

@@ -21,7 +21,11 @@ class Step:
     expect: int
 
 
-def steps(endpoints: dict[str, str]) -> list[Step]:
+def steps(
+    endpoints: dict[str, str],
+    names: dict[str, str] | None = None,
+    files: dict[str, str] | None = None,
+) -> list[Step]:
     """The demo's steps for the lab's endpoints (each later subcommand adds its own)."""
     out = [
         Step(
@@ -90,6 +94,31 @@ def steps(endpoints: dict[str, str]) -> list[Step]:
                 1,
             ),
         ]
+    if "tls_good" in endpoints and names and files:
+        ca = files["tls_ca_file"]
+        out += [
+            Step(
+                "TLS: a good certificate chain",
+                "The server sends its certificate and the intermediate that signed it; the chain "
+                "builds to the lab's root CA, and the certificate names the host we asked for.",
+                ["tls", endpoints["tls_good"], "--sni", names["tls_good"], "--ca-file", ca],
+                0,
+            ),
+            Step(
+                "TLS: a server that forgot its intermediate",
+                "Browsers may paper over this by fetching it; most clients fail. netdiag says "
+                "exactly that: the chain is incomplete, not merely untrusted.",
+                [
+                    "tls",
+                    endpoints["tls_no_intermediate"],
+                    "--sni",
+                    names["tls_no_intermediate"],
+                    "--ca-file",
+                    ca,
+                ],
+                1,
+            ),
+        ]
     return out
 
 
@@ -107,7 +136,7 @@ def command() -> None:
         out.print(Text("netdiag demo: lab started on loopback", style="bold"))
         for name, where in lab.endpoints.items():
             out.print(Text(f"  {name:<14} {where}", style="dim"))
-        for step in steps(lab.endpoints):
+        for step in steps(lab.endpoints, lab.tls_names, lab.files):
             out.print(
                 Text(""),
                 Rule(step.title, align="left") if out.is_terminal else Text(f"== {step.title}"),

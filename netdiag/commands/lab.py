@@ -56,6 +56,8 @@ def command(
                     "ok": True,
                     "error": None,
                     "endpoints": lab.endpoints,
+                    "tls_names": lab.tls_names,
+                    "files": lab.files,
                     "extra_tcp": extra,
                     "duration_s": duration,
                 }
@@ -66,7 +68,10 @@ def command(
             out = TextOutput()
             out.print(Text("netdiag lab is running on loopback:", style="bold"))
             for name, where in lab.endpoints.items():
-                out.print(Text(f"  {name:<14} {where}"))
+                sni = lab.tls_names.get(name)
+                out.print(Text(f"  {name:<22} {where}" + (f"  (SNI {sni})" if sni else "")))
+            for name, path in lab.files.items():
+                out.print(Text(f"  {name:<22} {path}"))
             if extra:
                 out.print(Text(f"  {len(extra)} more TCP listeners: {extra[0]} ... {extra[-1]}"))
             out.print(Text(f"Stops after {duration:g} s, or on Ctrl-C.", style="dim"))

@@ -38,7 +38,12 @@ class Issued:
     key: Key
 
 
-def make_ca(cn: str, issuer: Issued | None = None, path_length: int | None = None) -> Issued:
+def make_ca(
+    cn: str,
+    issuer: Issued | None = None,
+    path_length: int | None = None,
+    not_after: datetime | None = None,
+) -> Issued:
     key = new_key()
     now = datetime.now(UTC)
     builder = (
@@ -48,7 +53,7 @@ def make_ca(cn: str, issuer: Issued | None = None, path_length: int | None = Non
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - DAY)
-        .not_valid_after(now + 3650 * DAY)
+        .not_valid_after(not_after or now + 3650 * DAY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False),

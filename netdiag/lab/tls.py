@@ -301,6 +301,17 @@ class TlsLab:
         self._add(
             "no_intermediate", tls_handler(server_context(cert, key)), "no-intermediate.lab.test"
         )
+        # A chain whose intermediate expires before its leaf (--min-days must see it).
+        short = make_ca(
+            "netdiag lab short-lived intermediate CA", root, path_length=0, not_after=now + 3 * DAY
+        )
+        leaf = make_leaf(short, "short-intermediate.lab.test", ["short-intermediate.lab.test"])
+        cert, key = write_pair(d, "short-intermediate", [leaf.cert, short.cert], leaf.key)
+        self._add(
+            "short_intermediate",
+            tls_handler(server_context(cert, key)),
+            "short-intermediate.lab.test",
+        )
         assert good_cert is not None and good_key is not None
         good_ctx = server_context(good_cert, good_key)
         self._add("not_tls", _not_tls)
