@@ -58,6 +58,7 @@ def command(
                     "endpoints": lab.endpoints,
                     "tls_names": lab.tls_names,
                     "files": lab.files,
+                    "urls": lab.urls,
                     "extra_tcp": extra,
                     "duration_s": duration,
                 }
@@ -70,6 +71,8 @@ def command(
             for name, where in lab.endpoints.items():
                 sni = lab.tls_names.get(name)
                 out.print(Text(f"  {name:<22} {where}" + (f"  (SNI {sni})" if sni else "")))
+            for name, url in lab.urls.items():
+                out.print(Text(f"  {name + ' url':<22} {url}"))
             for name, path in lab.files.items():
                 out.print(Text(f"  {name:<22} {path}"))
             if extra:

@@ -205,6 +205,8 @@ class Lab:
     """Name -> ``host:port`` of every service, for people and for tests."""
     tls_names: dict[str, str] = field(default_factory=dict)
     """TLS service -> the name to send as SNI (and to check the certificate against)."""
+    urls: dict[str, str] = field(default_factory=dict)
+    """Base URLs of the web servers: ``http``, ``https`` and ``h2`` (see netdiag.lab.http)."""
     files: dict[str, str] = field(default_factory=dict)
     """Files the lab made: ``tls_ca_file``, the lab root CA to trust."""
     _stops: list = field(default_factory=list)
@@ -270,6 +272,7 @@ class Lab:
         self._stops.append(tls_lab.stop)
         self.endpoints.update(tls_lab.endpoints)
         self.tls_names.update(tls_lab.names)
+        self.urls.update(tls_lab.urls)
         self.files["tls_ca_file"] = str(tls_lab.ca_file)
 
     def stop(self) -> None:

@@ -14,19 +14,15 @@ import socket
 import ssl
 import struct
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from netdiag.lab.listeners import IO_TIMEOUT, Handler, Listeners
 from netdiag.lab.pki import DAY, Issued, make_ca, make_leaf, pem, write_pair
 
-MAX_HANDLERS = 64
-IO_TIMEOUT = 5.0
 ALPN = ["h2", "http/1.1"]
-
-Handler = Callable[[socket.socket], None]
 
 
 def _drain(sock: socket.socket | ssl.SSLSocket) -> None:
@@ -150,64 +146,6 @@ def ocsp_stapling_handler(cert_path: Path, key_path: Path, ocsp_der: bytes) -> H
     return handle
 
 
-class Listeners:
-    """TCP listeners on 127.0.0.1, one accept thread, a thread per connection (bounded)."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[socket.socket, Handler] = {}
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._thread = threading.Thread(target=self._serve, name="lab-tls", daemon=True)
-        self._slots = threading.BoundedSemaphore(MAX_HANDLERS)
-
-    def add(self, handler: Handler) -> tuple[str, int]:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        s.listen(64)
-        s.setblocking(False)
-        self.handlers[s] = handler
-        return s.getsockname()[:2]
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
-        self._thread.join(timeout=5)
-        for s in (*self.handlers, self._wake_r, self._wake_w):
-            s.close()
-
-    def _run(self, handler: Handler, conn: socket.socket) -> None:
-        try:
-            handler(conn)
-        finally:
-            conn.close()
-            self._slots.release()
-
-    def _serve(self) -> None:
-        with selectors.DefaultSelector() as sel:
-            sel.register(self._wake_r, selectors.EVENT_READ)
-            for s in self.handlers:
-                sel.register(s, selectors.EVENT_READ)
-            while True:
-                for key, _ in sel.select():
-                    if key.fileobj is self._wake_r:
-                        return
-                    listener = key.fileobj
-                    assert isinstance(listener, socket.socket)
-                    try:
-                        conn, _ = listener.accept()
-                    except OSError:
-                        continue
-                    conn.setblocking(True)
-                    if not self._slots.acquire(blocking=False):
-                        conn.close()
-                        continue
-                    threading.Thread(
-                        target=self._run, args=(self.handlers[listener], conn), daemon=True
-                    ).start()
-
-
 def server_context(
     cert: Path,
     key: Path,
@@ -232,6 +170,8 @@ class TlsLab:
 
     endpoints: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+    """The lab's web servers: ``http``, ``https`` (HTTP/1.1) and ``h2`` (HTTP/2 via ALPN)."""
     ca_file: Path | None = None
     directory: Path | None = None
     root: Issued | None = None
@@ -319,6 +259,18 @@ class TlsLab:
         for proto in ("smtp", "imap", "pop3"):
             self._add(f"starttls_{proto}", starttls_handler(proto, good_ctx), "good.lab.test")
         self._add_ocsp(inter)
+        self._add_web(inter)
+
+    def _add_web(self, inter: Issued) -> None:
+        from netdiag.lab.http import start_http
+
+        assert self.directory is not None
+        leaf = make_leaf(inter, "www.lab.test", ["www.lab.test"], ["127.0.0.1"])
+        cert, key = write_pair(self.directory, "www", [leaf.cert, inter.cert], leaf.key)
+        https_ctx = server_context(cert, key)
+        https_ctx.set_alpn_protocols(["http/1.1"])
+        h2_ctx = server_context(cert, key)
+        self.urls.update(start_http(self.listeners, https_ctx, h2_ctx))
 
     def _add_ocsp(self, inter: Issued) -> None:
         from cryptography.hazmat.primitives import hashes, serialization

@@ -1,0 +1,219 @@
+"""``netdiag http``: headers as they crossed the wire, and a per-phase timing waterfall."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from netdiag.exitcodes import EXIT_HELP
+
+HELP = """\
+Request URL and show what happens when a client opens it, phase by phase: the DNS lookup,
+the TCP handshake, the TLS handshake (https), the server's time to the first response byte,
+and the transfer, drawn as a waterfall. The request line and headers sent, and the status
+line and response headers exactly as received (order, case and repeats) are shown. With -L,
+every redirect hop has its own timings, and a hop that reuses a kept-alive connection shows
+that no handshake was needed. The body is not printed, only its size and type; --body prints
+it (bounded).
+
+On https the certificate gets netdiag tls's verdict; a bad certificate stops the request
+unless --insecure, which reports it and goes on. Authorization, Proxy-Authorization and
+Cookie request headers are shown redacted unless --show-secrets. Redirects go only to http
+and https, at most --max-redirects, and loops are detected. Response headers are bounded by
+--max-header-bytes, bodies by 10 MiB, and --timeout bounds each hop as a whole, from the
+lookup to the last byte.
+
+Healthy (exit 0) when the final status is in --expect-status (default: any below 400) and
+--max-ms holds; otherwise 1, with error.kind such as status, too_many_redirects,
+redirect_loop, timeout, header_too_large, bad_response, tls, refused, dns or slow."""
+
+
+def command(
+    url: Annotated[
+        str,
+        typer.Argument(
+            metavar="URL",
+            help="http:// or https:// URL (http:// is assumed without a scheme).",
+            show_default=False,
+        ),
+    ],
+    method: Annotated[
+        str | None,
+        typer.Option(
+            "-X",
+            "--request",
+            metavar="METHOD",
+            help="Request method (default GET, or POST with -d).",
+        ),
+    ] = None,
+    headers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-H", "--header", metavar="'Name: value'", help="Add a request header (repeatable)."
+        ),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "-d", "--data", metavar="DATA", help="Send DATA as the body (@FILE reads a file)."
+        ),
+    ] = None,
+    head: Annotated[bool, typer.Option("--head", "-I", help="Send HEAD instead of GET.")] = False,
+    follow: Annotated[bool, typer.Option("-L", "--location", help="Follow redirects.")] = False,
+    max_redirects: Annotated[
+        int,
+        typer.Option(
+            "--max-redirects", min=0, max=100, metavar="N", help="Follow at most N redirects."
+        ),
+    ] = 10,
+    http2: Annotated[
+        bool, typer.Option("--http2", help="Offer HTTP/2 (ALPN h2) on https.")
+    ] = False,
+    compressed: Annotated[
+        bool, typer.Option("--compressed", help="Ask for gzip/deflate and decode the body.")
+    ] = False,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-file", metavar="PEM", help="Trust these CAs instead of the system store."
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", "-k", help="Report a bad certificate but go on.")
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.01,
+            max=600.0,
+            metavar="SECONDS",
+            help="Bound for each hop, from lookup to last byte.",
+        ),
+    ] = 10.0,
+    max_header_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-header-bytes",
+            min=256,
+            max=16 << 20,
+            metavar="N",
+            help="Largest response header block accepted.",
+        ),
+    ] = 65536,
+    expect_status: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-status",
+            metavar="LIST",
+            help="Healthy statuses, e.g. 200,204,3xx,500-599 (default: below 400).",
+        ),
+    ] = None,
+    max_ms: Annotated[
+        float | None,
+        typer.Option(
+            "--max-ms",
+            min=0.0,
+            metavar="N",
+            help="Unhealthy when the whole request takes more than N ms.",
+        ),
+    ] = None,
+    body: Annotated[
+        bool, typer.Option("--body", help="Print the response body (the first 64 KiB).")
+    ] = False,
+    show_secrets: Annotated[
+        bool, typer.Option("--show-secrets", help="Show Authorization and Cookie headers.")
+    ] = False,
+    ipv4: Annotated[bool, typer.Option("-4", help="Use IPv4 only.")] = False,
+    ipv6: Annotated[bool, typer.Option("-6", help="Use IPv6 only.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document instead of text.")
+    ] = False,
+) -> None:
+    from netdiag.cli import usage_error
+    from netdiag.probes.http import SCHEMES, HttpOptions, parse_expect_status, probe_http
+    from netdiag.targets import TargetError, parse_target
+
+    if ipv4 and ipv6:
+        raise usage_error("-4 and -6 exclude each other")
+    text = url.strip()
+    if "://" not in text:
+        text = "http://" + text
+    try:
+        t = parse_target(text, schemes=SCHEMES)
+    except TargetError as exc:
+        raise usage_error(str(exc)) from None
+    parsed_headers: list[tuple[str, str]] = []
+    for h in headers or []:
+        name, sep, value = h.partition(":")
+        name = name.strip()
+        if (
+            not sep
+            or not name
+            or any(c in name for c in " \t\r\n")
+            or any(c in value for c in "\r\n")
+        ):
+            raise usage_error(f"-H takes 'Name: value', not '{h}'")
+        parsed_headers.append((name, value.strip()))
+    payload: bytes | None = None
+    if data is not None:
+        if data.startswith("@"):
+            try:
+                payload = Path(data[1:]).read_bytes()
+            except OSError as exc:
+                raise usage_error(f"-d {data}: {exc.strerror}") from None
+        else:
+            payload = data.encode()
+    if head and (payload is not None or (method and method.upper() != "HEAD")):
+        raise usage_error("--head sends no body and no other method")
+    verb = (method or ("HEAD" if head else "POST" if payload is not None else "GET")).upper()
+    if not verb.isascii() or not verb.isalpha():
+        raise usage_error(f"'{method}' is not an HTTP method")
+    try:
+        expect = parse_expect_status(expect_status) if expect_status else ((100, 399),)
+    except ValueError as exc:
+        raise usage_error(f"--expect-status: {exc}") from None
+    if ca_file is not None and not ca_file.is_file():
+        raise usage_error(f"--ca-file {ca_file}: no such file")
+
+    from netdiag.output import TextOutput, emit_json
+    from netdiag.result import exit_status
+
+    opts = HttpOptions(
+        method=verb,
+        headers=tuple(parsed_headers),
+        data=payload,
+        follow=follow,
+        max_redirects=max_redirects,
+        http2=http2,
+        compressed=compressed,
+        ca_file=str(ca_file) if ca_file else None,
+        insecure=insecure,
+        timeout=timeout,
+        max_header_bytes=max_header_bytes,
+        expect_status=expect,
+        max_ms=max_ms,
+        show_body=body,
+        show_secrets=show_secrets,
+        version=4 if ipv4 else 6 if ipv6 else None,
+    )
+    report = probe_http(t, opts)
+    if json_output:
+        emit_json(report)
+    else:
+        from netdiag.views.http import http_view
+
+        out = TextOutput()
+        out.print(*http_view(report, terminal=out.is_terminal))
+    raise typer.Exit(exit_status(report))
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "http",
+        help=HELP,
+        epilog=EXIT_HELP,
+        short_help="HTTP headers and a per-phase timing waterfall, per redirect hop.",
+    )(command)

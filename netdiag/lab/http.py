@@ -1,0 +1,292 @@
+"""HTTP servers for the lab: plain HTTP/1.1, HTTPS (HTTP/1.1) and HTTPS with HTTP/2, on
+127.0.0.1. Requests are parsed by h11 (HTTP/1.1) and h2; well-behaved responses are written
+by them too, and the hostile ones as raw bytes, on purpose.
+
+Paths (on every HTTP/1.1 server):
+
+- ``/`` a small text page; ``/headers`` repeated ``Set-Cookie`` and mixed-case names;
+  ``/status/NNN`` any status; ``/echo`` the method and body back; ``/chunked`` a chunked body;
+  ``/gzip`` a gzip-encoded body (when the client accepts gzip); ``/big`` a 2 MiB body.
+- ``/redirect/301`` (relative), ``/redirect/302`` (absolute), ``/redirect/307`` (to /echo,
+  method kept), ``/redirect/308``, ``/redirect/https`` (to the HTTPS server), ``/loop/a`` <->
+  ``/loop/b`` (a loop), ``/chain/N`` (N redirects in a row).
+- Hostile: ``/hostile/silent`` never answers, ``/hostile/endless-headers`` sends headers
+  forever, ``/hostile/huge-header`` one 1 MiB header, ``/hostile/garbage`` a garbage status
+  line, ``/hostile/close-mid`` closes mid-body, ``/hostile/drip`` one byte every 0.2 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import h11
+
+from netdiag.lab.listeners import IO_TIMEOUT, Handler, Listeners
+
+HOSTILE_LIMIT = 16 << 20
+"""No hostile response sends more than this, whatever the client does."""
+
+
+@dataclass
+class Site:
+    """What the handlers need to know about the lab (filled in once the ports are known)."""
+
+    urls: dict[str, str] = field(default_factory=dict)
+
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+
+def _route(
+    site: Site, method: str, path: str, headers: dict[str, str], body: bytes
+) -> Response | Callable[[Any], None]:
+    text = [("Content-Type", "text/plain; charset=utf-8")]
+    if path == "/":
+        return 200, text, b"hello from the netdiag lab\n"
+    if path == "/headers":
+        return (
+            200,
+            [
+                *text,
+                ("Set-Cookie", "a=1; Path=/"),
+                ("Set-Cookie", "b=2; Path=/"),
+                ("X-Lab-Case", "Mixed-Case"),
+                ("x-lower", "lower"),
+            ],
+            b"headers\n",
+        )
+    if path.startswith("/status/") and path[8:].isdigit():
+        code = int(path[8:])
+        return code, text, f"status {code}\n".encode()
+    if path == "/echo":
+        return 200, text, f"{method} {len(body)} bytes\n".encode() + body
+    if path == "/chunked":
+        return 200, [*text, ("Transfer-Encoding", "chunked")], b"chunk one\n" * 50
+    if path == "/gzip":
+        plain = b"compressible " * 1000
+        if "gzip" in headers.get("accept-encoding", ""):
+            return (
+                200,
+                [*text, ("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")],
+                gzip.compress(plain),
+            )
+        return 200, text, plain
+    if path == "/big":
+        return 200, [("Content-Type", "application/octet-stream")], b"x" * (2 << 20)
+    redirects = {
+        "/redirect/301": (301, "/"),
+        "/redirect/302": (302, site.urls.get("http", "") + "/"),
+        "/redirect/307": (307, "/echo"),
+        "/redirect/308": (308, "/"),
+        "/redirect/https": (302, site.urls.get("https", "") + "/"),
+        "/redirect/ftp": (302, "ftp://127.0.0.1/file"),
+        "/loop/a": (302, "/loop/b"),
+        "/loop/b": (302, "/loop/a"),
+    }
+    if path in redirects:
+        code, location = redirects[path]
+        return code, [*text, ("Location", location)], b"moved\n"
+    if path.startswith("/chain/") and path[7:].isdigit():
+        n = int(path[7:])
+        if n == 0:
+            return 200, text, b"end of the chain\n"
+        return 302, [*text, ("Location", f"/chain/{n - 1}")], b"moved\n"
+    if path.startswith("/hostile/"):
+        hostile = HOSTILE.get(path[9:])
+        if hostile is not None:
+            return hostile
+    return 404, text, b"not found\n"
+
+
+def _silent(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.settimeout(30)
+        sock.recv(1)
+
+
+def _endless_headers(sock: Any) -> None:
+    sent = 0
+    with contextlib.suppress(OSError):
+        sock.sendall(b"HTTP/1.1 200 OK\r\n")
+        while sent < HOSTILE_LIMIT:
+            line = b"X-Endless-%08d: %s\r\n" % (sent, b"y" * 100)
+            sock.sendall(line)
+            sent += len(line)
+
+
+def _huge_header(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.sendall(
+            b"HTTP/1.1 200 OK\r\nX-Huge: " + b"z" * (1 << 20) + b"\r\nContent-Length: 0\r\n\r\n"
+        )
+
+
+def _garbage(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.sendall(b"\x00\x01NOT-HTTP garbage status line \xff\r\n\r\n")
+
+
+def _close_mid(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly ten b")
+
+
+def _drip(sock: Any) -> None:
+    payload = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"d" * 100
+    with contextlib.suppress(OSError):
+        for i in range(len(payload)):
+            sock.sendall(payload[i : i + 1])
+            time.sleep(0.2)
+
+
+HOSTILE: dict[str, Callable[[Any], None]] = {
+    "silent": _silent,
+    "endless-headers": _endless_headers,
+    "huge-header": _huge_header,
+    "garbage": _garbage,
+    "close-mid": _close_mid,
+    "drip": _drip,
+}
+
+
+def serve_http1(sock: Any, site: Site) -> None:
+    """Serve requests on one connection (plain or TLS) until the client closes."""
+    conn = h11.Connection(h11.SERVER)
+    while True:
+        request: h11.Request | None = None
+        body = b""
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                try:
+                    data = sock.recv(65536)
+                except (OSError, ssl.SSLError):
+                    return
+                conn.receive_data(data)
+                continue
+            if isinstance(event, h11.Request):
+                request = event
+            elif isinstance(event, h11.Data):
+                body += event.data
+                if len(body) > 1 << 20:
+                    return
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+                return
+        assert request is not None
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in request.headers}
+        method = request.method.decode()
+        outcome = _route(
+            site, method, request.target.decode("latin-1").split("?")[0], headers, body
+        )
+        if callable(outcome):
+            outcome(sock)
+            return
+        status, out_headers, payload = outcome
+        chunked = any(n.lower() == "transfer-encoding" for n, _ in out_headers)
+        if not chunked and status not in (204, 304):
+            out_headers = [*out_headers, ("Content-Length", str(len(payload)))]
+        try:
+            try:
+                reason = HTTPStatus(status).phrase.encode()
+            except ValueError:
+                reason = b""
+            data = conn.send(h11.Response(status_code=status, headers=out_headers, reason=reason))
+            if method != "HEAD" and payload and status not in (204, 304):
+                if chunked:
+                    for i in range(0, len(payload), 100):
+                        data += conn.send(h11.Data(data=payload[i : i + 100]))
+                else:
+                    data += conn.send(h11.Data(data=payload))
+            data += conn.send(h11.EndOfMessage())
+            sock.sendall(data)
+        except (OSError, ssl.SSLError, h11.LocalProtocolError):
+            return
+        if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+            return
+        try:
+            conn.start_next_cycle()
+        except h11.LocalProtocolError:
+            return
+
+
+def serve_http2(sock: Any) -> None:
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    while True:
+        try:
+            data = sock.recv(65536)
+        except (OSError, ssl.SSLError):
+            return
+        if not data:
+            return
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.RequestReceived):
+                path = dict(event.headers).get(b":path", b"/")
+                body = b"hello over HTTP/2 from the netdiag lab, path " + path + b"\n"
+                conn.send_headers(
+                    event.stream_id,
+                    [
+                        (":status", "200"),
+                        ("content-type", "text/plain; charset=utf-8"),
+                        ("content-length", str(len(body))),
+                        ("x-lab", "h2"),
+                    ],
+                )
+                conn.send_data(event.stream_id, body, end_stream=True)
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                return
+        out = conn.data_to_send()
+        if out:
+            sock.sendall(out)
+
+
+def plain_handler(site: Site) -> Handler:
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(IO_TIMEOUT)
+        serve_http1(conn, site)
+
+    return handle
+
+
+def tls_http_handler(ctx: ssl.SSLContext, site: Site) -> Handler:
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(IO_TIMEOUT)
+        with (
+            contextlib.suppress(OSError, ssl.SSLError),
+            ctx.wrap_socket(conn, server_side=True) as tls,
+        ):
+            if tls.selected_alpn_protocol() == "h2":
+                serve_http2(tls)
+            else:
+                serve_http1(tls, site)
+
+    return handle
+
+
+def start_http(
+    listeners: Listeners, https_ctx: ssl.SSLContext, h2_ctx: ssl.SSLContext
+) -> dict[str, str]:
+    """Add the HTTP servers to ``listeners``; returns their base URLs by name."""
+    site = Site()
+    host, port = listeners.add(plain_handler(site))
+    site.urls["http"] = f"http://{host}:{port}"
+    host, port = listeners.add(tls_http_handler(https_ctx, site))
+    site.urls["https"] = f"https://{host}:{port}"
+    host, port = listeners.add(tls_http_handler(h2_ctx, site))
+    site.urls["h2"] = f"https://{host}:{port}"
+    return dict(site.urls)
