@@ -9,6 +9,7 @@ import ipaddress
 import os
 import re
 import ssl
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,11 +143,15 @@ _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", r
 def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
     """Every certificate in a PEM bundle that parses (one bad entry does not lose the rest)."""
     out = []
-    for block in _PEM.findall(data):
-        try:
-            out.append(x509.load_pem_x509_certificate(block))
-        except ValueError:
-            continue
+    with warnings.catch_warnings():
+        # System bundles hold a few old roots that cryptography parses with a deprecation
+        # warning (e.g. a non-positive serial); they are data, not the user's problem.
+        warnings.simplefilter("ignore")
+        for block in _PEM.findall(data):
+            try:
+                out.append(x509.load_pem_x509_certificate(block))
+            except ValueError:
+                continue
     return out
 
 

@@ -25,6 +25,7 @@ def steps(
     endpoints: dict[str, str],
     names: dict[str, str] | None = None,
     files: dict[str, str] | None = None,
+    urls: dict[str, str] | None = None,
 ) -> list[Step]:
     """The demo's steps for the lab's endpoints (each later subcommand adds its own)."""
     out = [
@@ -94,6 +95,16 @@ def steps(
                 1,
             ),
         ]
+    if urls and files:
+        out.append(
+            Step(
+                "HTTP: what happens when a browser opens a URL",
+                "A redirect to https: the first hop is plain HTTP (lookup, connect, request, "
+                "response); the second adds the TLS handshake. Each hop has its own waterfall.",
+                ["http", urls["http"] + "/redirect/https", "-L", "--ca-file", files["tls_ca_file"]],
+                0,
+            )
+        )
     if "tls_good" in endpoints and names and files:
         ca = files["tls_ca_file"]
         out += [
@@ -136,7 +147,7 @@ def command() -> None:
         out.print(Text("netdiag demo: lab started on loopback", style="bold"))
         for name, where in lab.endpoints.items():
             out.print(Text(f"  {name:<14} {where}", style="dim"))
-        for step in steps(lab.endpoints, lab.tls_names, lab.files):
+        for step in steps(lab.endpoints, lab.tls_names, lab.files, lab.urls):
             out.print(
                 Text(""),
                 Rule(step.title, align="left") if out.is_terminal else Text(f"== {step.title}"),
