@@ -56,9 +56,9 @@ def root(
 
 
 def _register() -> None:
-    from netdiag.commands import demo, dns, http, lab, tcp, tls
+    from netdiag.commands import demo, dns, http, lab, ping, tcp, tls
 
-    for module in (dns, tcp, tls, http, demo, lab):
+    for module in (ping, dns, tcp, tls, http, demo, lab):
         module.register(app)
 
 

@@ -21,6 +21,22 @@ class Step:
     expect: int
 
 
+def _ping_step() -> Step:
+    from netdiag import icmp
+
+    sock, _err = icmp.open_socket(4)
+    if sock is not None:
+        sock.sock.close()
+    return Step(
+        "ICMP: what ping does",
+        "An ICMP echo request goes out, the kernel at the other end answers with an echo "
+        "reply; the time between them is the round trip. "
+        + ("" if sock else "Here no ICMP socket may be opened, so netdiag says how to allow it."),
+        ["ping", "127.0.0.1", "-c", "3", "-i", "0.2"],
+        0 if sock else 3,
+    )
+
+
 def steps(
     endpoints: dict[str, str],
     names: dict[str, str] | None = None,
@@ -28,7 +44,8 @@ def steps(
     urls: dict[str, str] | None = None,
 ) -> list[Step]:
     """The demo's steps for the lab's endpoints (each later subcommand adds its own)."""
-    out = [
+    out = [_ping_step()]
+    out += [
         Step(
             "TCP: a three-way handshake, timed",
             "connect() returns when the SYN/ACK is back: that wait is one round trip. "

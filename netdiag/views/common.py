@@ -61,6 +61,6 @@ def table(*columns: str, terminal: bool) -> Table:
     """A table that is boxed on a terminal and plain columns when piped."""
     t = Table(box=box.SIMPLE_HEAD if terminal else None, show_edge=False, pad_edge=False)
     for col in columns:
-        numeric = col.endswith("ms") or col in {"sent", "ok", "loss%", "port"}
+        numeric = col.endswith("ms") or col in {"sent", "ok", "recv", "loss%", "port"}
         t.add_column(col, justify="right" if numeric else "left", no_wrap=True)
     return t
