@@ -56,9 +56,9 @@ def root(
 
 
 def _register() -> None:
-    from netdiag.commands import demo, dns, http, lab, ping, tcp, tls
+    from netdiag.commands import demo, dns, http, lab, ping, sockets, tcp, tls
 
-    for module in (ping, dns, tcp, tls, http, demo, lab):
+    for module in (ping, dns, tcp, tls, http, sockets, demo, lab):
         module.register(app)
 
 

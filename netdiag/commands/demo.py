@@ -76,6 +76,16 @@ def steps(
                 0,
             )
         )
+    port = endpoints["tcp_open"].rsplit(":", 1)[1]
+    out.append(
+        Step(
+            "Sockets: the TIME_WAIT the TCP steps left behind",
+            "netdiag tcp closed each connection first, so this host keeps each one in "
+            "TIME_WAIT for 60 s (2MSL), holding an ephemeral port towards the lab server.",
+            ["sockets", "--port", port, "--state", "time-wait", "--state", "listen"],
+            0,
+        )
+    )
     if "dns_root" in endpoints:
         root, port = endpoints["dns_root"].rsplit(":", 1)
         example = endpoints["dns_example"].rsplit(":", 1)[0]
