@@ -9,7 +9,6 @@ whole exchange, so a server that drips bytes cannot stretch it.
 
 from __future__ import annotations
 
-import selectors
 import socket
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -18,6 +17,7 @@ import h11
 
 from netdiag.clock import now_ns
 from netdiag.result import ProbeError
+from netdiag.tcpconnect import wait_ready
 
 READ_SIZE = 65536
 
@@ -36,13 +36,7 @@ class PlainStream:
         sock.setblocking(False)
 
     def _wait(self, deadline_ns: int, write: bool) -> None:
-        left = (deadline_ns - now_ns()) / 1e9
-        if left <= 0:
-            raise TimeoutError
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.sock, selectors.EVENT_WRITE if write else selectors.EVENT_READ)
-            if not sel.select(left):
-                raise TimeoutError
+        wait_ready(self.sock, deadline_ns, write=write)
 
     def recv(self, n: int, deadline_ns: int) -> bytes:
         while True:

@@ -3,11 +3,11 @@ that upgrade a connection to TLS. Lines are read with a size bound and a deadlin
 
 from __future__ import annotations
 
-import selectors
 import socket
 
 from netdiag.clock import now_ns
 from netdiag.result import ProbeError
+from netdiag.tcpconnect import wait_ready
 
 DEFAULT_PORTS = {"smtp": 25, "imap": 143, "pop3": 110}
 MAX_LINE = 4096
@@ -22,13 +22,7 @@ class _Lines:
         while b"\n" not in self.buf:
             if len(self.buf) > MAX_LINE or self.total > MAX_TOTAL:
                 raise ValueError("the server sent an overlong line")
-            left = (self.deadline - now_ns()) / 1e9
-            if left <= 0:
-                raise TimeoutError
-            with selectors.DefaultSelector() as sel:
-                sel.register(self.sock, selectors.EVENT_READ)
-                if not sel.select(left):
-                    raise TimeoutError
+            wait_ready(self.sock, self.deadline)
             chunk = self.sock.recv(MAX_LINE)
             if not chunk:
                 raise ConnectionError("the server closed the connection")

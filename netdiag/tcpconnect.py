@@ -119,6 +119,18 @@ class PendingConnect:
         return (end_ns - self.start_ns) / 1e6, self.err
 
 
+def wait_ready(sock: socket.socket, deadline_ns: int, *, write: bool = False) -> None:
+    """Wait until ``sock`` is readable (or writable) by the ``now_ns()`` deadline; raise
+    TimeoutError when the deadline passes first. Every bounded read and write uses this."""
+    left = (deadline_ns - now_ns()) / 1e9
+    if left <= 0:
+        raise TimeoutError
+    with selectors.DefaultSelector() as sel:
+        sel.register(sock, selectors.EVENT_WRITE if write else selectors.EVENT_READ)
+        if not sel.select(left):
+            raise TimeoutError
+
+
 def close(sock: socket.socket, *, rst: bool = False) -> None:
     """Close a connected socket: a normal FIN (the closing side then holds TIME_WAIT for 60 s
     on Linux), or with ``rst`` an abortive close (SO_LINGER 0) that sends RST and leaves no

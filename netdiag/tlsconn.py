@@ -22,6 +22,7 @@ from OpenSSL import SSL
 
 from netdiag.clock import now_ns
 from netdiag.result import ProbeError
+from netdiag.tcpconnect import wait_ready
 
 _NOT_TLS_HINTS = (
     "wrong version number",
@@ -52,13 +53,7 @@ class TlsSession:
     _closed: bool = field(default=False, repr=False)
 
     def _wait(self, deadline_ns: int, write: bool) -> None:
-        left = (deadline_ns - now_ns()) / 1e9
-        if left <= 0:
-            raise TimeoutError
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.sock, selectors.EVENT_WRITE if write else selectors.EVENT_READ)
-            if not sel.select(left):
-                raise TimeoutError
+        wait_ready(self.sock, deadline_ns, write=write)
 
     def recv(self, n: int, deadline_ns: int) -> bytes:
         """Up to ``n`` bytes of application data (b"" at a clean close), by the deadline."""

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from netdiag.commands.options import IPv4Option, IPv6Option, JsonOption, finish, ip_version
 from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
     import dns.name
 
+    from netdiag.output import TextOutput
     from netdiag.probes.dns import DnsLookupReport
     from netdiag.probes.dnstrace import DnsTraceReport
 
@@ -109,19 +111,15 @@ def command(
             "--root-hints", metavar="FILE", help="Root hints file (named.root format) for --trace."
         ),
     ] = None,
-    ipv4: Annotated[bool, typer.Option("-4", help="Use IPv4 only.")] = False,
-    ipv6: Annotated[bool, typer.Option("-6", help="Use IPv6 only.")] = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document instead of text.")
-    ] = False,
+    ipv4: IPv4Option = False,
+    ipv6: IPv6Option = False,
+    json_output: JsonOption = False,
 ) -> None:
     from netdiag.cli import usage_error
 
-    if ipv4 and ipv6:
-        raise usage_error("-4 and -6 exclude each other")
     if short and json_output:
         raise usage_error("--short and --json exclude each other")
-    version = 4 if ipv4 else 6 if ipv6 else None
+    version = ip_version(ipv4, ipv6)
     if do_trace:
         if servers:
             raise usage_error("--trace asks the authoritative servers itself; drop --server")
@@ -159,22 +157,17 @@ def command(
     else:
         report = _lookup(qname, rdtypes, servers or [], port, tcp, timeout, retries, version)
 
-    from netdiag.output import TextOutput, emit_json
-    from netdiag.result import exit_status
-
-    if json_output:
-        emit_json(report)
-    else:
+    def render(out: TextOutput) -> None:
         from netdiag.views import dns as view
 
-        out = TextOutput()
         if report.mode == "trace":
             out.print(*view.trace_view(report))  # type: ignore[arg-type]
         elif short:
             out.print(*view.short_view(report))  # type: ignore[arg-type]
         else:
             out.print(*view.lookup_view(report))  # type: ignore[arg-type]
-    raise typer.Exit(exit_status(report))
+
+    finish(report, json_output, render)
 
 
 def _lookup(

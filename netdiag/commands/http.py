@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from netdiag.commands.options import IPv4Option, IPv6Option, JsonOption, finish, ip_version
 from netdiag.exitcodes import EXIT_HELP
+
+if TYPE_CHECKING:
+    from netdiag.output import TextOutput
 
 HELP = """\
 Request URL and show what happens when a client opens it, phase by phase: the DNS lookup,
@@ -126,18 +130,15 @@ def command(
     show_secrets: Annotated[
         bool, typer.Option("--show-secrets", help="Show Authorization and Cookie headers.")
     ] = False,
-    ipv4: Annotated[bool, typer.Option("-4", help="Use IPv4 only.")] = False,
-    ipv6: Annotated[bool, typer.Option("-6", help="Use IPv6 only.")] = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document instead of text.")
-    ] = False,
+    ipv4: IPv4Option = False,
+    ipv6: IPv6Option = False,
+    json_output: JsonOption = False,
 ) -> None:
     from netdiag.cli import usage_error
     from netdiag.probes.http import SCHEMES, HttpOptions, parse_expect_status, probe_http
     from netdiag.targets import TargetError, parse_target
 
-    if ipv4 and ipv6:
-        raise usage_error("-4 and -6 exclude each other")
+    version = ip_version(ipv4, ipv6)
     text = url.strip()
     if "://" not in text:
         text = "http://" + text
@@ -178,9 +179,6 @@ def command(
     if ca_file is not None and not ca_file.is_file():
         raise usage_error(f"--ca-file {ca_file}: no such file")
 
-    from netdiag.output import TextOutput, emit_json
-    from netdiag.result import exit_status
-
     opts = HttpOptions(
         method=verb,
         headers=tuple(parsed_headers),
@@ -197,17 +195,16 @@ def command(
         max_ms=max_ms,
         show_body=body,
         show_secrets=show_secrets,
-        version=4 if ipv4 else 6 if ipv6 else None,
+        version=version,
     )
     report = probe_http(t, opts)
-    if json_output:
-        emit_json(report)
-    else:
+
+    def render(out: TextOutput) -> None:
         from netdiag.views.http import http_view
 
-        out = TextOutput()
         out.print(*http_view(report, terminal=out.is_terminal))
-    raise typer.Exit(exit_status(report))
+
+    finish(report, json_output, render)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from netdiag.commands.options import IPv4Option, IPv6Option, JsonOption, ip_version
 from netdiag.exitcodes import EXIT_HELP
 
 HELP = """\
@@ -90,8 +91,8 @@ def command(
             "-t", "--ttl", min=1, max=255, metavar="TTL", help="IP time to live (IPv6 hop limit)."
         ),
     ] = None,
-    ipv4: Annotated[bool, typer.Option("-4", help="Use IPv4 only.")] = False,
-    ipv6: Annotated[bool, typer.Option("-6", help="Use IPv6 (ICMPv6) only.")] = False,
+    ipv4: IPv4Option = False,
+    ipv6: IPv6Option = False,
     max_loss: Annotated[
         float | None,
         typer.Option(
@@ -130,15 +131,11 @@ def command(
     socket_mode: Annotated[
         str, typer.Option("--socket", metavar="auto|dgram|raw", help="Which ICMP socket to use.")
     ] = "auto",
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document instead of text.")
-    ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     from netdiag.cli import usage_error
     from netdiag.targets import TargetError, parse_host
 
-    if ipv4 and ipv6:
-        raise usage_error("-4 and -6 exclude each other")
     if socket_mode not in ("auto", "dgram", "raw"):
         raise usage_error(f"--socket takes auto, dgram or raw, not '{socket_mode}'")
     texts = list(hosts or [])
@@ -150,7 +147,7 @@ def command(
         texts += [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
     if not texts:
         raise usage_error("give at least one HOST (or -f FILE)")
-    version = 4 if ipv4 else 6 if ipv6 else None
+    version = ip_version(ipv4, ipv6)
     from netdiag.targets import Target
 
     targets: list[Target] = []

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from netdiag.commands.options import JsonOption, finish
 from netdiag.exitcodes import EXIT_HELP
+
+if TYPE_CHECKING:
+    from netdiag.output import TextOutput
 
 HELP = """\
 Count this host's TCP sockets (IPv4 and IPv6) by state, TIME_WAIT first, with breakdowns by
@@ -86,9 +90,7 @@ def command(
             help="Unhealthy when more than N sockets are in TIME_WAIT.",
         ),
     ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document instead of text.")
-    ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     from netdiag.cli import usage_error
     from netdiag.probes.sockets import BY_CHOICES, SocketsOptions, snapshot
@@ -121,19 +123,15 @@ def command(
         max_time_wait=max_time_wait,
     )
 
-    from netdiag.output import TextOutput, emit_json
-    from netdiag.result import exit_status
-
     if watch is None:
         report = snapshot(opts)
-        if json_output:
-            emit_json(report)
-        else:
+
+        def render(out: TextOutput) -> None:
             from netdiag.views.sockets import sockets_view
 
-            out = TextOutput()
             out.print(*sockets_view(report, terminal=out.is_terminal))
-        raise typer.Exit(exit_status(report))
+
+        finish(report, json_output, render)
     raise typer.Exit(_watch(opts, watch, count))
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from netdiag.commands.options import IPv4Option, IPv6Option, JsonOption, ip_version
 from netdiag.exitcodes import EXIT_HELP
 
 HELP = """\
@@ -69,8 +70,8 @@ def command(
             help="Seconds to wait for a handshake (and for name resolution).",
         ),
     ] = 2.0,
-    ipv4: Annotated[bool, typer.Option("-4", help="Use IPv4 addresses only.")] = False,
-    ipv6: Annotated[bool, typer.Option("-6", help="Use IPv6 addresses only.")] = False,
+    ipv4: IPv4Option = False,
+    ipv6: IPv6Option = False,
     all_addresses: Annotated[
         bool, typer.Option("--all", help="Probe every resolved address, not just the first.")
     ] = False,
@@ -86,9 +87,7 @@ def command(
             help="Unhealthy when a target's median connect time exceeds N ms.",
         ),
     ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document instead of text.")
-    ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     import resource
 
@@ -99,9 +98,7 @@ def command(
     from netdiag.result import exit_status
     from netdiag.targets import TargetError, parse_target
 
-    if ipv4 and ipv6:
-        raise usage_error("-4 and -6 exclude each other")
-    version = 4 if ipv4 else 6 if ipv6 else None
+    version = ip_version(ipv4, ipv6)
     parsed = []
     for text in targets:
         try:

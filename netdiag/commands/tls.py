@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from netdiag.commands.options import IPv4Option, IPv6Option, JsonOption, finish, ip_version
 from netdiag.exitcodes import EXIT_HELP
+
+if TYPE_CHECKING:
+    from netdiag.output import TextOutput
 
 HELP = """\
 Connect to HOST[:PORT] (port 443, or the protocol's port with --starttls), do a TLS
@@ -93,22 +97,18 @@ def command(
             help="Seconds for each phase (resolve, connect, STARTTLS, handshake).",
         ),
     ] = 5.0,
-    ipv4: Annotated[bool, typer.Option("-4", help="Use IPv4 only.")] = False,
-    ipv6: Annotated[bool, typer.Option("-6", help="Use IPv6 only.")] = False,
+    ipv4: IPv4Option = False,
+    ipv6: IPv6Option = False,
     pem: Annotated[
         bool, typer.Option("--pem", help="Print each certificate's PEM (in JSON: a pem field).")
     ] = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document instead of text.")
-    ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     from netdiag.cli import usage_error
     from netdiag.targets import TargetError, parse_host, parse_target
 
     if sni is not None and no_sni:
         raise usage_error("--sni and --no-sni exclude each other")
-    if ipv4 and ipv6:
-        raise usage_error("-4 and -6 exclude each other")
     if starttls is not None and starttls.lower() not in STARTTLS:
         raise usage_error(f"--starttls takes smtp, imap or pop3, not '{starttls}'")
     protocol = starttls.lower() if starttls else None
@@ -119,7 +119,7 @@ def command(
         t = parse_target(target, default_port=default_port, schemes={"https": 443})
     except TargetError as exc:
         raise usage_error(str(exc)) from None
-    version = 4 if ipv4 else 6 if ipv6 else None
+    version = ip_version(ipv4, ipv6)
     if version is not None and t.ip_version not in (None, version):
         raise usage_error(f"'{target}' is an IPv{t.ip_version} address, but -{version} was given")
     sni_name = None
@@ -144,9 +144,7 @@ def command(
         except OSError as exc:
             raise usage_error(f"--ca-file {ca_file}: {exc.strerror}") from None
 
-    from netdiag.output import TextOutput, emit_json
     from netdiag.probes.tls import TlsOptions, probe_tls
-    from netdiag.result import exit_status
 
     opts = TlsOptions(
         sni=sni_name,
@@ -160,13 +158,13 @@ def command(
         pem=pem,
     )
     report = probe_tls(t, opts)
-    if json_output:
-        emit_json(report)
-    else:
+
+    def render(out: TextOutput) -> None:
         from netdiag.views.tls import tls_view
 
-        TextOutput().print(*tls_view(report, show_pem=pem))
-    raise typer.Exit(exit_status(report))
+        out.print(*tls_view(report, show_pem=pem))
+
+    finish(report, json_output, render)
 
 
 def register(app: typer.Typer) -> None:

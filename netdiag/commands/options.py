@@ -1,0 +1,38 @@
+"""Options and steps that every probe command shares, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from netdiag.output import TextOutput
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document instead of text.")
+]
+IPv4Option = Annotated[bool, typer.Option("-4", help="Use IPv4 only.")]
+IPv6Option = Annotated[bool, typer.Option("-6", help="Use IPv6 only.")]
+
+
+def ip_version(ipv4: bool, ipv6: bool) -> int | None:
+    """4, 6 or None from the -4/-6 flags (a usage error when both are given)."""
+    if ipv4 and ipv6:
+        from netdiag.cli import usage_error
+
+        raise usage_error("-4 and -6 exclude each other")
+    return 4 if ipv4 else 6 if ipv6 else None
+
+
+def finish(report: Any, json_output: bool, render: Callable[[TextOutput], None]) -> NoReturn:
+    """Print the report (JSON, or text through ``render``) and exit with its status."""
+    from netdiag.output import TextOutput, emit_json
+    from netdiag.result import exit_status
+
+    if json_output:
+        emit_json(report)
+    else:
+        render(TextOutput())
+    raise typer.Exit(exit_status(report))
