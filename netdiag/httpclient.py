@@ -113,8 +113,6 @@ class Http1:
             ex.error = ProbeError("bad_response", f"the connection failed while sending: {exc}")
             return ex
         ex.request_sent_ns = now_ns()
-        if method == "HEAD":
-            pass  # h11 knows a HEAD response has no body from the request it sent
         got_response = False
         try:
             while True:

@@ -10,6 +10,7 @@ kernel's receive timestamp; duplicates, replies that are not ours, and ICMP erro
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import os
@@ -120,8 +121,8 @@ class _Host:
     error: ProbeError | None = None
     next_seq: int = 1
     due_ns: int = 0
-    pending: dict[int, tuple[int, int, str]] = field(default_factory=dict)
-    """seq -> (send time, realtime ns; send time, monotonic ns; ISO stamp)."""
+    pending: dict[int, tuple[int, int, str, int]] = field(default_factory=dict)
+    """16-bit wire seq -> (send time, realtime ns; send time, monotonic ns; ISO stamp; seq)."""
     probes: dict[int, PingProbe] = field(default_factory=dict)
 
 
@@ -240,7 +241,7 @@ class _Run:
         mono = self._sent(host)
         if s.mode == "dgram":  # the kernel chose the identifier: the socket's local port
             self.idents[host.version] = s.sock.getsockname()[1]
-        host.pending[seq & 0xFFFF] = (send_rt, mono, stamp)
+        host.pending[seq & 0xFFFF] = (send_rt, mono, stamp, seq)
 
     def handle(self, v: int) -> None:
         s = self.sockets[v]
@@ -267,10 +268,7 @@ class _Run:
     def _match(self, host: _Host, msg: icmp.Received) -> bool:
         seq = msg.seq
         if seq in host.pending:
-            send_rt, _mono, stamp = host.pending.pop(seq)
-            real_seq = next(
-                (k for k in range(seq, host.next_seq, 65536) if k not in host.probes), seq
-            )
+            send_rt, _mono, stamp, real_seq = host.pending.pop(seq)
             if msg.kind == "reply":
                 rx = msg.rx_ns or time.time_ns()
                 probe = PingProbe(
@@ -295,9 +293,7 @@ class _Run:
             return True
         for probe in host.probes.values():
             if probe.seq & 0xFFFF == seq and probe.status == "reply" and msg.kind == "reply":
-                host.probes[probe.seq] = PingProbe(
-                    **{**_fields(probe), "duplicates": probe.duplicates + 1}
-                )
+                host.probes[probe.seq] = dataclasses.replace(probe, duplicates=probe.duplicates + 1)
                 return True
         return msg.kind == "reply" and any(p.seq & 0xFFFF == seq for p in host.probes.values())
 
@@ -314,7 +310,7 @@ class _Run:
             if entry is None or entry[1] != mono:
                 continue  # answered already
             del host.pending[seq]
-            real = next((k for k in range(seq, host.next_seq, 65536) if k not in host.probes), seq)
+            real = entry[3]
             err = ProbeError("timeout", f"no reply within {self.opts.timeout:g} s")
             self._record(host, PingProbe(real, entry[2], "timeout", None, None, None, None, err, 0))
 
@@ -361,10 +357,6 @@ class _Run:
                 continue  # send first; the replies waiting are read right after
             for key, _ev in self.sel.select(timeout):
                 self.handle(key.data)
-
-
-def _fields(p: PingProbe) -> dict:
-    return {f: getattr(p, f) for f in p.__dataclass_fields__}
 
 
 def _norm(address: str) -> str:
