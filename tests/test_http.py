@@ -286,3 +286,36 @@ def test_bad_input_exit_2(cli, args):
     r = cli("http", *args)
     assert r.code == 2, r.out
     assert len(r.err.strip().splitlines()) == 1
+
+
+def test_ctrl_c_keeps_finished_hops(lab):
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "netdiag",
+            "http",
+            lab.urls["http"] + "/hostile/silent",
+            "--timeout",
+            "20",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert json.loads(out)["interrupted"] is True

@@ -275,3 +275,39 @@ def test_ca_file_without_certificates_is_usage_error(cli, tmp_path):
     empty.write_text("not a certificate\n")
     r = cli("tls", "127.0.0.1:443", "--ca-file", str(empty))
     assert r.code == 2 and "no PEM certificate" in r.err
+
+
+def test_ctrl_c_keeps_what_was_measured(lab):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # The silent port never answers the SYN; interrupt while netdiag waits for it.
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "netdiag",
+            "tls",
+            lab.endpoints["tcp_silent"],
+            "--timeout",
+            "20",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    doc = json.loads(out)
+    assert doc["interrupted"] is True and doc["error"]["kind"] == "interrupted"

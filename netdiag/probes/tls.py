@@ -126,7 +126,9 @@ class _Report:
         self.tcp_connect_ms: float | None = None
         self.handshake_ms: float | None = None
 
-    def build(self, error: ProbeError | None, **found: object) -> TlsReport:
+    def build(
+        self, error: ProbeError | None, *, interrupted: bool = False, **found: object
+    ) -> TlsReport:
         fields: dict[str, object] = {
             "protocol": None,
             "cipher": None,
@@ -143,9 +145,9 @@ class _Report:
         fields.update(found)
         return TlsReport(
             command="tls",
-            ok=error is None,
+            ok=error is None and not interrupted,
             error=error,
-            interrupted=False,
+            interrupted=interrupted,
             started_at=self.started_at,
             target=self.target.text,
             host=self.target.host,
@@ -163,9 +165,19 @@ class _Report:
 
 
 def probe_tls(target: Target, opts: TlsOptions) -> TlsReport:
-    """Inspect one TLS endpoint. Never raises for network or certificate failures."""
+    """Inspect one TLS endpoint. Never raises for network or certificate failures; on
+    Ctrl-C returns the phases measured so far, marked interrupted."""
     assert target.port is not None
     out = _Report(target, opts)
+    try:
+        return _probe(target, opts, out)
+    except KeyboardInterrupt:
+        err = ProbeError("interrupted", "interrupted before the inspection finished")
+        return out.build(err, interrupted=True)
+
+
+def _probe(target: Target, opts: TlsOptions, out: _Report) -> TlsReport:
+    assert target.port is not None
     res = resolve(
         target.host, target.port, version=opts.version, timeout=opts.timeout, numeric=target.is_ip
     )
