@@ -61,3 +61,25 @@ def test_exit_status_mapping():
     assert exit_status(R(False, ProbeError("timeout", "t"))) == 1
     assert exit_status(R(False, ProbeError("permission", "p", "run as root"))) == 3
     assert exit_status(R(False, ProbeError("refused", "r"), interrupted=True)) == 130
+
+
+def test_ping_duplicate_and_late_replies_are_counted_not_lost():
+    # A network that duplicates packets cannot be built here (no netem), so the matching of
+    # replies to probes is checked directly.
+    from netdiag import icmp
+    from netdiag.probes.ping import PingOptions, _Host, _Run, stats_of
+    from netdiag.targets import Target
+
+    host = _Host(0, Target("127.0.0.1", "127.0.0.1", None, 4), "127.0.0.1", 4)
+    host.next_seq = 2
+    host.pending[1] = (1_000_000_000, 5, "t", 1)
+    run = _Run([host], PingOptions(count=1), None)
+    reply = icmp.Received("reply", "127.0.0.1", 7, 1, 64, 64, 1_000_050_000)
+    assert run._match(host, reply)
+    assert run._match(host, reply)  # the same reply again: a duplicate
+    [probe] = host.probes.values()
+    assert probe.status == "reply" and probe.duplicates == 1
+    assert probe.rtt_ms == 0.05
+    s = stats_of(list(host.probes.values()), 1)
+    assert (s.transmitted, s.received, s.duplicates, s.loss_pct) == (1, 1, 1, 0.0)
+    run.close()
