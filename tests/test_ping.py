@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -145,7 +146,7 @@ def test_other_pings_replies_are_not_ours(cli):
 
 @needs_ns
 def test_datagram_socket_where_ping_group_range_allows():
-    allow = "ip link set lo up && sysctl -qw net.ipv4.ping_group_range='0 2147483647'"
+    allow = "ip link set lo up && echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range"
     proc = in_netns(
         allow, "ping", "127.0.0.1", "-c", "2", "-i", "0.05", "--socket", "dgram", "--json"
     )
@@ -160,7 +161,7 @@ def test_datagram_socket_where_ping_group_range_allows():
 
 @needs_ns
 def test_datagram_socket_ipv6():
-    allow = "ip link set lo up && sysctl -qw net.ipv4.ping_group_range='0 2147483647'"
+    allow = "ip link set lo up && echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range"
     proc = in_netns(allow, "ping", "::1", "-c", "2", "-i", "0.05", "--socket", "dgram", "--json")
     if proc.returncode != 0 and "IPv6" in proc.stdout:
         pytest.skip("IPv6 is disabled in new namespaces here")
@@ -203,7 +204,7 @@ def test_no_privilege_exits_3_with_the_fix():
 
 @needs_ns
 def test_no_reply_host_100_percent_loss():
-    silent = "ip link set lo up && sysctl -qw net.ipv4.icmp_echo_ignore_all=1"
+    silent = "ip link set lo up && echo 1 > /proc/sys/net/ipv4/icmp_echo_ignore_all"
     proc = in_netns(silent, "ping", "127.0.0.1", "-c", "3", "-i", "0.05", "-W", "0.2", "--json")
     assert proc.returncode == 1
     doc = json.loads(proc.stdout)
@@ -238,13 +239,13 @@ def routed_lab():
         f"ip -n {cli_ns} link set lo up",
         f"ip -n {rtr_ns} link set lo up",
         f"ip -n {cli_ns} route add default via 10.200.0.2",
-        f"ip netns exec {rtr_ns} sysctl -qw net.ipv4.ip_forward=1",
+        f"ip netns exec {rtr_ns} sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'",
         f"ip -n {rtr_ns} route add unreachable 10.201.0.0/24",
         f"ip -n {rtr_ns} route add 10.202.0.0/24 via 10.200.0.1",
     ]
     try:
         for step in steps:
-            subprocess.run(step.split(), check=True, capture_output=True, timeout=30)
+            subprocess.run(shlex.split(step), check=True, capture_output=True, timeout=30)
         yield cli_ns
     finally:
         for ns in (cli_ns, rtr_ns):
