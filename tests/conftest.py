@@ -69,3 +69,30 @@ def run_process(
         stdin=subprocess.DEVNULL,
     )
     return Outcome(proc.returncode, proc.stdout, proc.stderr)
+
+
+def interrupt(
+    *args: str, after_s: float = 0.0, after_lines: int = 0, timeout: float = 30
+) -> tuple[Outcome, list[str]]:
+    """Start ``python -m netdiag ARGS``, wait ``after_lines`` lines of output (returned) or
+    ``after_s`` seconds, send SIGINT as Ctrl-C does, and collect what it printed."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netdiag", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = [proc.stdout.readline() for _ in range(after_lines)]
+        time.sleep(after_s)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # only the process this helper started
+    return Outcome(proc.returncode, "".join(seen) + out, err), seen

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from conftest import interrupt
 from golden_util import assert_golden, normalise
 
 import netdiag.probes.dnstrace as dnstrace
@@ -457,41 +458,22 @@ def test_trace_limit_keeps_the_hops_so_far(dnslab):
 
 
 def test_ctrl_c_during_trace_prints_what_was_measured(dnslab):
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "netdiag",
-            "dns",
-            "www.lame.test",
-            "--trace",
-            "--root",
-            dnslab["root"],
-            "--port",
-            dnslab["port"],
-            "--timeout",
-            "20",
-            "--json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
+    # the root and test. answer at once; lame.test.'s silent server makes netdiag wait
+    r, _ = interrupt(
+        "dns",
+        "www.lame.test",
+        "--trace",
+        "--root",
+        dnslab["root"],
+        "--port",
+        dnslab["port"],
+        "--timeout",
+        "20",
+        "--json",
+        after_s=1.5,
     )
-    try:
-        time.sleep(1.5)  # the root and test. answer at once; lame.test.'s silent server waits
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err
-    doc = __import__("json").loads(out)
+    assert r.code == 130, r.err
+    assert "Traceback" not in r.err
+    doc = r.json()
     assert doc["interrupted"] is True
     assert [h["zone"] for h in doc["hops"]][:2] == [".", "test."]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import interrupt
 from golden_util import assert_golden, normalise
 
 TIMING_KEYS = {"dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms", "total_ms"}
@@ -289,33 +290,8 @@ def test_bad_input_exit_2(cli, args):
 
 
 def test_ctrl_c_keeps_finished_hops(lab):
-    import json
-    import signal
-    import subprocess
-    import sys
-
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "netdiag",
-            "http",
-            lab.urls["http"] + "/hostile/silent",
-            "--timeout",
-            "20",
-            "--json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
+    r, _ = interrupt(
+        "http", lab.urls["http"] + "/hostile/silent", "--timeout", "20", "--json", after_s=1.0
     )
-    try:
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
-    assert json.loads(out)["interrupted"] is True
+    assert r.code == 130, r.err
+    assert r.json()["interrupted"] is True

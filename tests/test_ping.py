@@ -7,13 +7,12 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
-from conftest import requires_ipv6, requires_root, run_process
+from conftest import interrupt, requires_ipv6, requires_root, run_process
 from golden_util import assert_golden, normalise
 
 pytestmark = requires_root
@@ -282,24 +281,9 @@ def test_time_exceeded_reported_per_probe(routed_lab):
 
 
 def test_ctrl_c_prints_statistics_and_exits_130():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "netdiag", "ping", "127.0.0.1", "-c", "100", "-i", "0.1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        assert proc.stdout is not None
-        for _ in range(3):
-            proc.stdout.readline()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
-    assert "ping statistics" in out and "interrupted" in out and "Traceback" not in err
+    r, _ = interrupt("ping", "127.0.0.1", "-c", "100", "-i", "0.1", after_lines=3)
+    assert r.code == 130, r.err
+    assert "ping statistics" in r.out and "interrupted" in r.out and "Traceback" not in r.err
 
 
 @pytest.mark.parametrize(

@@ -5,14 +5,12 @@ from __future__ import annotations
 import errno
 import json
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import time
 
 import pytest
-from conftest import requires_ipv6, requires_root, run_process
+from conftest import interrupt, requires_ipv6, requires_root, run_process
 from golden_util import assert_golden, normalise
 
 STAT_KEYS = {"sent", "ok", "loss_pct", "min_ms", "avg_ms", "max_ms", "mdev_ms", "p50_ms", "p95_ms"}
@@ -311,65 +309,21 @@ def test_json_stdout_is_exactly_one_document(lab):
 
 
 def test_ctrl_c_exits_130_and_prints_what_was_measured(lab):
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "netdiag",
-            "tcp",
-            lab.endpoints["tcp_open"],
-            "-c",
-            "50",
-            "-i",
-            "0.1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        assert proc.stdout is not None
-        seen = [proc.stdout.readline() for _ in range(3)]  # header + two probes
-        assert "seq=2" in seen[2]
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130
-    assert "Traceback" not in err
-    assert "tcp connect statistics" in out
-    assert "interrupted" in out
+    r, seen = interrupt(
+        "tcp", lab.endpoints["tcp_open"], "-c", "50", "-i", "0.1", after_lines=3
+    )  # header + two probes
+    assert "seq=2" in seen[2]
+    assert r.code == 130
+    assert "Traceback" not in r.err
+    assert "tcp connect statistics" in r.out
+    assert "interrupted" in r.out
 
 
 def test_ctrl_c_json_still_one_document(lab):
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "netdiag",
-            "tcp",
-            lab.endpoints["tcp_open"],
-            "-c",
-            "50",
-            "-i",
-            "0.1",
-            "--json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
+    r, _ = interrupt(
+        "tcp", lab.endpoints["tcp_open"], "-c", "50", "-i", "0.1", "--json", after_s=0.8
     )
-    try:
-        time.sleep(0.8)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
-    doc = json.loads(out)
+    assert r.code == 130, r.err
+    doc = json.loads(r.out)
     assert doc["interrupted"] is True and doc["ok"] is False
     assert doc["results"][0]["stats"]["sent"] >= 1

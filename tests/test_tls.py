@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import interrupt
 from golden_util import assert_golden, normalise
 
 CERT_KEYS = {
@@ -278,36 +279,8 @@ def test_ca_file_without_certificates_is_usage_error(cli, tmp_path):
 
 
 def test_ctrl_c_keeps_what_was_measured(lab):
-    import json
-    import signal
-    import subprocess
-    import sys
-    import time
-
     # The silent port never answers the SYN; interrupt while netdiag waits for it.
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "netdiag",
-            "tls",
-            lab.endpoints["tcp_silent"],
-            "--timeout",
-            "20",
-            "--json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
-    doc = json.loads(out)
+    r, _ = interrupt("tls", lab.endpoints["tcp_silent"], "--timeout", "20", "--json", after_s=1.0)
+    assert r.code == 130, r.err
+    doc = r.json()
     assert doc["interrupted"] is True and doc["error"]["kind"] == "interrupted"
