@@ -9,11 +9,8 @@ when text is actually printed.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any
-
-from netdiag.result import to_jsonable
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -22,6 +19,10 @@ if TYPE_CHECKING:
 def json_document(report: Any) -> str:
     """The report as one JSON document (a single line per value is not promised: it is
     indented for reading, and any JSON parser takes it)."""
+    import json  # here, not at start-up: `netdiag --help` only needs error_line
+
+    from netdiag.result import to_jsonable
+
     return json.dumps(to_jsonable(report), indent=2, ensure_ascii=False)
 
 

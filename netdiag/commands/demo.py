@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import typer
 
@@ -13,8 +12,7 @@ output you would see yourself, and stop everything it started. Needs no internet
 root. Exit status 0 when every step behaved as the lab says it should."""
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     title: str
     explain: str
     argv: list[str]
@@ -161,6 +159,8 @@ def steps(
 
 
 def command() -> None:
+    import shlex
+
     from rich.rule import Rule
     from rich.text import Text
 
