@@ -2,17 +2,27 @@
 
 Accepted forms: ``host``, ``host:port``, ``[v6addr]:port``, ``[v6addr]``, bare IPv4 and IPv6
 literals (with an optional ``%zone``), internationalised names (converted to IDNA A-labels with
-UTS #46 mapping), and URLs where a command takes them. Anything else raises
-:class:`TargetError`, which the CLI turns into a one-line usage error (exit status 2).
+UTS #46 mapping; A-labels typed as such must decode), and URLs where a command takes them.
+Anything else raises :class:`TargetError`, which the CLI turns into a one-line usage error
+(exit status 2).
+
+A URL may carry ``user:password@``: it is kept in :attr:`Target.userinfo` (for HTTP Basic
+auth) and never shown. Wherever a URL is echoed (``Target.text``, error messages) the
+password is replaced by ``[redacted]``; a user name without a password may be a token, so it
+is replaced whole (``http://[redacted]@host/``), as pip does.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
+
+REDACTED_USERINFO = "[redacted]"
 
 
 class TargetError(ValueError):
@@ -24,7 +34,8 @@ class Target:
     """A parsed target.
 
     ``host`` is what is handed to the resolver or socket: IDNA A-labels for names, the bare
-    address (no brackets) for IP literals. ``text`` is what the user typed.
+    address (no brackets) for IP literals. ``text`` is what the user typed, with the
+    password of a URL's user info redacted (:func:`redact_userinfo`).
     """
 
     text: str
@@ -34,6 +45,8 @@ class Target:
     """4 or 6 when ``host`` is an IP literal, else None."""
     scheme: str | None = None
     path: str = ""
+    userinfo: str | None = dataclasses.field(default=None, repr=False)
+    """A URL's ``user[:password]``, percent-encoded as typed; None without one. Never shown."""
 
     @property
     def is_ip(self) -> bool:
@@ -43,7 +56,16 @@ class Target:
         """The same target, with ``port`` filled in when the user gave none."""
         if self.port is not None or port is None:
             return self
-        return Target(self.text, self.host, port, self.ip_version, self.scheme, self.path)
+        return dataclasses.replace(self, port=port)
+
+    def basic_auth(self) -> str | None:
+        """An ``Authorization`` value (``Basic ...``) from the URL's user info, as curl sends
+        it: user and password percent-decoded (RFC 3986), a missing password empty."""
+        if self.userinfo is None:
+            return None
+        user, _, password = self.userinfo.partition(":")
+        raw = unquote_to_bytes(user) + b":" + unquote_to_bytes(password)
+        return "Basic " + base64.b64encode(raw).decode("ascii")
 
     def hostport(self) -> str:
         """``host:port`` with brackets around IPv6 literals (``host`` alone without a port)."""
@@ -53,6 +75,39 @@ class Target:
 def format_hostport(host: str, port: int | None) -> str:
     h = f"[{host}]" if ":" in host else host
     return h if port is None else f"{h}:{port}"
+
+
+def _userinfo_span(url: str) -> tuple[int, int] | None:
+    """Where the user info of ``url`` is (the part of the authority before its last ``@``),
+    as :func:`urllib.parse.urlsplit` sees it; None when there is none."""
+    i = url.find("://")
+    if i < 0:
+        return None
+    start = i + 3
+    end = len(url)
+    for delim in "/?#":
+        j = url.find(delim, start)
+        if 0 <= j < end:
+            end = j
+    at = url.rfind("@", start, end)
+    return None if at < 0 else (start, at)
+
+
+def redact_userinfo(url: str) -> str:
+    """``url`` with the password in its user info replaced by ``[redacted]``; a user name
+    alone (it may be a token) is replaced whole. Anything else is left as it is."""
+    span = _userinfo_span(url)
+    if span is None:
+        return url
+    user, colon, password = url[span[0] : span[1]].partition(":")
+    shown = f"{user}:{REDACTED_USERINFO}" if colon and password else REDACTED_USERINFO
+    return url[: span[0]] + shown + url[span[1] :]
+
+
+def strip_userinfo(url: str) -> str:
+    """``url`` without its ``user:password@``."""
+    span = _userinfo_span(url)
+    return url if span is None else url[: span[0]] + url[span[1] + 1 :]
 
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
@@ -109,9 +164,30 @@ def parse_host(text: str) -> tuple[str, int | None]:
                 f"'{text}' is not a valid host name (label '{label}': letters, digits and inner "
                 "hyphens, at most 63 characters)"
             )
+        if label[:4].lower() == "xn--":
+            _check_a_label(text, label)
     if bare.rsplit(".", 1)[-1].isdigit():
         raise TargetError(f"'{text}' is not a valid host name (the last label is all digits)")
     return name, None
+
+
+def _check_a_label(text: str, label: str) -> None:
+    """An ``xn--`` label must be a valid IDNA A-label: it decodes to a valid U-label (idna's
+    rules, IDNA 2008) which encodes back to the same label."""
+    import idna
+
+    try:
+        ok = idna.encode(idna.decode(label)).decode("ascii") == label.lower()
+    except (idna.IDNAError, UnicodeError, ValueError) as exc:
+        raise TargetError(
+            f"'{text}' is not a valid host name (label '{label}' is not a valid IDNA A-label: "
+            f"{exc})"
+        ) from None
+    if not ok:
+        raise TargetError(
+            f"'{text}' is not a valid host name (label '{label}' is not a valid IDNA A-label: "
+            "not in canonical form)"
+        )
 
 
 def parse_target(
@@ -129,9 +205,14 @@ def parse_target(
     if s == "":
         raise TargetError("empty target")
     if any(c.isspace() or not c.isprintable() for c in s):
-        raise TargetError(f"target '{text}' contains white space or control characters")
+        raise TargetError(
+            f"target '{redact_userinfo(text)}' contains white space or control characters"
+        )
     if "://" in s:
         return _parse_url(text, s, schemes)
+    if "@" in s:
+        shown = REDACTED_USERINFO + "@" + s.rpartition("@")[2]
+        raise TargetError(f"'{shown}': user info (user@) goes only in a URL")
     if s.startswith("["):
         end = s.find("]")
         if end < 0:
@@ -160,31 +241,48 @@ def parse_target(
 
 
 def _parse_url(text: str, s: str, schemes: Mapping[str, int] | None) -> Target:
+    shown = redact_userinfo(text)
     scheme = s.split("://", 1)[0].lower()
     if schemes is None:
-        raise TargetError(f"'{text}': this command takes host or host:port, not a URL")
+        raise TargetError(f"'{shown}': this command takes host or host:port, not a URL")
     if scheme not in schemes:
         allowed = ", ".join(sorted(schemes))
-        raise TargetError(f"'{text}': unsupported URL scheme '{scheme}' (use {allowed})")
+        raise TargetError(f"'{shown}': unsupported URL scheme '{scheme}' (use {allowed})")
     try:
         parts = urlsplit(s)
     except ValueError as exc:
-        raise TargetError(f"'{text}': {exc}") from None
-    netloc_host = parts.netloc.rpartition("@")[2]
-    if netloc_host.startswith("["):
-        raw_host = netloc_host[1 : netloc_host.find("]")]
+        raise TargetError(f"'{shown}': {exc}") from None
+    userinfo, at, hostinfo = parts.netloc.rpartition("@")
+    port_text: str | None
+    if hostinfo.startswith("["):
+        end = hostinfo.find("]")
+        if end < 0:
+            raise TargetError(f"'{shown}': missing ']' after an IPv6 address")
+        raw_host, rest = hostinfo[1:end], hostinfo[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise TargetError(f"'{shown}': expected ':port' after ']'")
+        port_text = rest[1:] if rest else None
     else:
-        if netloc_host.count(":") > 1:
-            raise TargetError(f"'{text}': put IPv6 addresses in URLs in brackets")
-        raw_host = netloc_host.split(":", 1)[0]
+        if hostinfo.count(":") > 1:
+            raise TargetError(f"'{shown}': put IPv6 addresses in URLs in brackets")
+        raw_host, colon, port_text = hostinfo.partition(":")
+        port_text = port_text if colon else None
     if raw_host == "":
-        raise TargetError(f"'{text}': the URL has no host")
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise TargetError(f"'{text}': {exc}") from None
+        raise TargetError(f"'{shown}': the URL has no host")
+    port = schemes[scheme]
+    if port_text:  # an empty port (``host:/``) is the scheme's default (RFC 3986)
+        if not (port_text.isascii() and port_text.isdigit()):
+            raise TargetError(
+                f"'{shown}': invalid port '{port_text}': must be a number from 1 to 65535"
+            )
+        digits = port_text.lstrip("0")
+        port = int(digits) if 0 < len(digits) <= 5 else 0
+        if not 1 <= port <= 65535:
+            raise TargetError(
+                f"'{shown}': port '{port_text}' is out of range: must be from 1 to 65535"
+            )
     host, version = parse_host(raw_host)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Target(text, host, port or schemes[scheme], version, scheme, path)
+    return Target(shown, host, port, version, scheme, path, userinfo if at else None)

@@ -133,6 +133,7 @@ hostnames = (
     st.lists(labels, min_size=1, max_size=4)
     .map(".".join)
     .filter(lambda h: not h.rsplit(".", 1)[-1].isdigit())
+    .filter(lambda h: "xn--" not in h)  # a random xn-- label is not a valid A-label
 )
 ips = st.ip_addresses().map(str)
 
@@ -143,3 +144,94 @@ def test_round_trip(host, port):
     assert t.host == host
     assert t.port == port
     assert parse_target(t.hostport()) == Target(t.hostport(), t.host, t.port, t.ip_version)
+
+
+# --- ports, A-labels and user info (issue 10) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["http://host.test:0/", "https://127.0.0.1:0", "http://[::1]:0/", "http://host.test:00/"],
+)
+def test_url_port_zero_is_an_error(text):
+    with pytest.raises(TargetError, match=r"port '0+' is out of range"):
+        parse_target(text, schemes=URL_SCHEMES)
+
+
+def test_url_empty_port_is_the_default():
+    assert parse_target("http://host.test:/", schemes=URL_SCHEMES).port == 80
+
+
+@pytest.mark.parametrize(
+    "text", ["xn--zz.com", "www.xn--zz.test", "xn--ls8h.test", "xn--a.test", "XN--ZZ.test"]
+)
+def test_invalid_a_labels_rejected(text):
+    for form in (text, f"http://{text}/"):
+        with pytest.raises(TargetError, match="not a valid IDNA A-label") as exc:
+            parse_target(form, schemes=URL_SCHEMES)
+        assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("text", ["xn--bcher-kva.test", "XN--BCHER-KVA.test:80"])
+def test_valid_a_labels_accepted(text):
+    assert parse_target(text).host.lower() == "xn--bcher-kva.test"
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", max_size=30))
+def test_any_a_label_parses_or_raises_target_error(rest):
+    try:
+        parse_target(f"xn--{rest}.test")
+    except TargetError as exc:
+        assert str(exc) and "\n" not in str(exc)
+
+
+def test_url_user_info_is_kept_apart_and_never_shown():
+    t = parse_target("http://alice:s%3Acr%40t@127.0.0.1:8080/x", schemes=URL_SCHEMES)
+    assert (t.host, t.port, t.path) == ("127.0.0.1", 8080, "/x")
+    assert t.text == "http://alice:[redacted]@127.0.0.1:8080/x"
+    assert t.userinfo == "alice:s%3Acr%40t"
+    assert "s%3Acr" not in repr(t)
+    # percent-decoded, as curl sends it: alice:s:cr@t
+    assert t.basic_auth() == "Basic YWxpY2U6czpjckB0"
+    assert t.with_default_port(1).userinfo == t.userinfo
+    assert parse_target("http://127.0.0.1/", schemes=URL_SCHEMES).basic_auth() is None
+
+
+def test_user_name_alone_is_redacted_whole():
+    t = parse_target("https://ghp_token@host.test/", schemes=URL_SCHEMES)
+    assert t.text == "https://[redacted]@host.test/"
+    assert t.basic_auth() == "Basic Z2hwX3Rva2VuOg=="  # ghp_token:
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ftp://u:Pa55word@host.test/",
+        "http://u:Pa55word@host.test:0/",
+        "http://u:Pa55word@host.test:x/",
+        "http://u:Pa55word@xn--zz.test/",
+        "http://u:Pa55word@/",
+        "http://u:Pa55word@[::1/",
+        "http://u:Pa55 word@host.test/",
+        "u:Pa55word@host.test:22",
+    ],
+)
+def test_errors_never_quote_the_password(text):
+    with pytest.raises(TargetError) as exc:
+        parse_target(text, schemes=URL_SCHEMES)
+    assert "Pa55" not in str(exc.value)
+
+
+@given(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789%@:", max_size=12),
+    st.text(max_size=30),
+)
+def test_password_never_in_text_or_errors(user, rest):
+    text = f"http://{user}:S3cr3tPW@{rest}"
+    try:
+        t = parse_target(text, schemes=URL_SCHEMES)
+    except TargetError as exc:
+        assert "S3cr3tPW" not in str(exc)
+    else:
+        assert "S3cr3tPW" not in t.text
+        assert t.userinfo is not None and "S3cr3tPW" in t.userinfo
