@@ -7,19 +7,22 @@ imports its probe (and any heavy library such as dnspython or cryptography) when
 
 from __future__ import annotations
 
+import errno
+import math
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from netdiag import __version__
 from netdiag.exitcodes import EXIT_HELP, ExitStatus
-from netdiag.output import error_line
+from netdiag.output import GuardedStdout, OutputError, error_line
 
 # click's exception classes, whether typer vendors click or depends on it.
 _USAGE_ERROR: type[Exception] = typer.BadParameter.__mro__[1]
 _CLICK_EXCEPTION: type[Exception] = typer.BadParameter.__mro__[2]
+_BAD_PARAMETER = typer.BadParameter
 
 app = typer.Typer(
     name="netdiag",
@@ -70,9 +73,34 @@ def usage_error(message: str) -> Exception:
     return _USAGE_ERROR(message)
 
 
+def _finite_floats(command: Any) -> None:
+    """Every float option of every command takes only finite numbers. click's FloatRange lets
+    'nan' through (every comparison with NaN is false, so no bound ever fails) and 'inf'
+    through a bound left open; a NaN --timeout then crashes a probe, and a NaN threshold
+    silently turns its check off. One rule here covers every option, present and future."""
+    for cmd in (command, *getattr(command, "commands", {}).values()):
+        for param in getattr(cmd, "params", ()):
+            ptype = param.type
+            if getattr(ptype, "name", None) not in ("float", "float range"):
+                continue
+            if getattr(ptype, "_netdiag_finite", False):
+                continue
+            convert = ptype.convert
+
+            def finite(value: Any, param: Any, ctx: Any, _convert: Any = convert) -> Any:
+                number = _convert(value, param, ctx)
+                if isinstance(number, float) and not math.isfinite(number):
+                    raise _BAD_PARAMETER(f"{value!r} is not a finite number", ctx=ctx, param=param)
+                return number
+
+            ptype.convert = finite
+            ptype._netdiag_finite = True
+
+
 def run(args: list[str]) -> int:
     """Run the CLI on ``args``; return the exit status. Never lets a traceback reach the user
-    for bad input: usage errors become one line on stderr and status 2."""
+    for bad input: usage errors become one line on stderr and status 2; a failed write to
+    stdout becomes one line on stderr and status 74."""
     if not args:
         args = ["--help"]
     if os.environ.get("_NETDIAG_COMPLETE"):
@@ -81,8 +109,13 @@ def run(args: list[str]) -> int:
 
         completion_init()
     command = typer.main.get_command(app)
+    _finite_floats(command)
+    real_stdout = sys.stdout
+    guarded = GuardedStdout(real_stdout)
+    sys.stdout = guarded  # type: ignore[assignment]
     try:
         rv = command.main(args=args, prog_name="netdiag", standalone_mode=False)
+        sys.stdout.flush()
     except _USAGE_ERROR as exc:
         ctx = getattr(exc, "ctx", None)
         path = ctx.command_path if ctx is not None else "netdiag"
@@ -94,11 +127,33 @@ def run(args: list[str]) -> int:
         return int(getattr(exc, "exit_code", 1))
     except (KeyboardInterrupt, typer.Abort):
         return ExitStatus.INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (`netdiag ... | head`): stop quietly, as Python's docs advise.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return ExitStatus.UNHEALTHY
+    except OutputError as exc:
+        return output_failed(exc, real_stdout)
+    except BrokenPipeError as exc:  # a write that went around the guard
+        return output_failed(exc, real_stdout)
+    finally:
+        sys.stdout = real_stdout
     if isinstance(rv, int):
         return rv
     return ExitStatus.OK
+
+
+def output_failed(exc: OutputError | OSError | AttributeError, stdout: Any = None) -> int:
+    """stdout failed: say so on stderr (not for a reader that went away, as in
+    ``netdiag ... | head``, which is normal) and return 74. What is still buffered would fail
+    again when Python flushes at exit, so the real stdout is pointed at /dev/null."""
+    if isinstance(exc, OSError):
+        exc = OutputError(exc)
+    elif not isinstance(exc, OutputError):  # sys.stdout is None: closed before we started
+        exc = OutputError(OSError(errno.EBADF, "stdout is closed"))
+    if exc.errno != errno.EPIPE:
+        error_line(None, f"cannot write the output: {exc.reason}")
+    stdout = sys.stdout if stdout is None else stdout
+    if stdout is not None and stdout is sys.__stdout__:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+    return ExitStatus.OUTPUT_ERROR

@@ -37,7 +37,29 @@ def write_all(directory: Path) -> list[Path]:
     return written
 
 
-if __name__ == "__main__":
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "completions")
-    for p in write_all(target):
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m netdiag.completion",
+        description="Write netdiag's shell completion scripts (bash, zsh, fish) into DIRECTORY.",
+    )
+    parser.add_argument(
+        "directory",
+        nargs="?",
+        default="completions",
+        metavar="DIRECTORY",
+        help="where to write them (default: completions)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        written = write_all(Path(args.directory))
+    except OSError as exc:
+        parser.exit(1, f"{parser.prog}: error: {args.directory}: {exc.strerror or exc}\n")
+    for p in written:
         print(p)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

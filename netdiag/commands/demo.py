@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import typer
+
+if TYPE_CHECKING:
+    from netdiag.output import TextOutput
 
 HELP = """\
 Start the lab servers on loopback, run each available subcommand against them with the
@@ -159,6 +162,24 @@ def steps(
 
 
 def command() -> None:
+    from rich.text import Text
+
+    from netdiag.lab.signals import Terminated, terminate_gracefully
+    from netdiag.output import TextOutput
+
+    out = TextOutput()
+    failures = 0
+    try:
+        with terminate_gracefully():
+            failures = _run_steps(out)
+    except Terminated as stop:  # the lab has stopped and removed its files
+        raise typer.Exit(stop.exit_status) from None
+    out.print(Text(""), Text("lab stopped", style="dim"))
+    raise typer.Exit(1 if failures else 0)
+
+
+def _run_steps(out: TextOutput) -> int:
+    """Start the lab, run every step against it, stop it; the number of steps that failed."""
     import shlex
 
     from rich.rule import Rule
@@ -166,9 +187,7 @@ def command() -> None:
 
     from netdiag.cli import run
     from netdiag.lab import Lab
-    from netdiag.output import TextOutput
 
-    out = TextOutput()
     failures = 0
     with Lab() as lab:
         out.print(Text("netdiag demo: lab started on loopback", style="bold"))
@@ -189,8 +208,7 @@ def command() -> None:
             if not good:
                 mark.append(f" (expected {step.expect})")
             out.print(mark)
-    out.print(Text(""), Text("lab stopped", style="dim"))
-    raise typer.Exit(1 if failures else 0)
+    return failures
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -157,15 +157,15 @@ def command(
     else:
         report = _lookup(qname, rdtypes, servers or [], port, tcp, timeout, retries, version)
 
-    def render(out: TextOutput) -> None:
+    def render(out: TextOutput, shown: Any) -> None:
         from netdiag.views import dns as view
 
-        if report.mode == "trace":
-            out.print(*view.trace_view(report))  # type: ignore[arg-type]
+        if shown.mode == "trace":
+            out.print(*view.trace_view(shown))
         elif short:
-            out.print(*view.short_view(report))  # type: ignore[arg-type]
+            out.print(*view.short_view(shown))
         else:
-            out.print(*view.lookup_view(report))  # type: ignore[arg-type]
+            out.print(*view.lookup_view(shown))
 
     finish(report, json_output, render)
 

@@ -12,6 +12,7 @@ from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
     from netdiag.output import TextOutput
+    from netdiag.probes.http import HttpReport
 
 HELP = """\
 Request URL and show what happens when a client opens it, phase by phase: the DNS lookup,
@@ -199,10 +200,10 @@ def command(
     )
     report = probe_http(t, opts)
 
-    def render(out: TextOutput) -> None:
+    def render(out: TextOutput, shown: HttpReport) -> None:
         from netdiag.views.http import http_view
 
-        out.print(*http_view(report, terminal=out.is_terminal))
+        out.print(*http_view(shown, terminal=out.is_terminal))
 
     finish(report, json_output, render)
 

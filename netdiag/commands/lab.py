@@ -9,7 +9,9 @@ import typer
 HELP = """\
 Start netdiag's lab servers on loopback and keep them running until Ctrl-C or --duration
 seconds have passed, then stop them. Prints each service's address; with --json, one JSON
-document (then waits), for scripts and benchmarks that need the servers in another process."""
+document (then waits), for scripts and benchmarks that need the servers in another process.
+SIGTERM and SIGHUP stop it as cleanly as Ctrl-C: the lab's private keys and certificates are
+removed (exit status 143 or 129)."""
 
 
 def command(
@@ -37,6 +39,16 @@ def command(
         bool, typer.Option("--json", help="Print the endpoints as one JSON document.")
     ] = False,
 ) -> None:
+    from netdiag.lab.signals import Terminated, terminate_gracefully
+
+    try:
+        with terminate_gracefully():
+            _serve(duration, extra_tcp, json_output)
+    except Terminated as stop:  # the lab has stopped and removed its files
+        raise typer.Exit(stop.exit_status) from None
+
+
+def _serve(duration: float, extra_tcp: int, json_output: bool) -> None:
     import contextlib
     import threading
 

@@ -26,13 +26,16 @@ def ip_version(ipv4: bool, ipv6: bool) -> int | None:
     return 4 if ipv4 else 6 if ipv6 else None
 
 
-def finish(report: Any, json_output: bool, render: Callable[[TextOutput], None]) -> NoReturn:
-    """Print the report (JSON, or text through ``render``) and exit with its status."""
-    from netdiag.output import TextOutput, emit_json
+def finish(report: Any, json_output: bool, render: Callable[[TextOutput, Any], None]) -> NoReturn:
+    """Print the report (JSON, or text through ``render``) and exit with its status.
+
+    ``render`` gets the report with every string made safe for a terminal
+    (:func:`netdiag.output.terminal_safe`): it is what a peer sent, and views show it."""
+    from netdiag.output import TextOutput, emit_json, terminal_safe
     from netdiag.result import exit_status
 
     if json_output:
         emit_json(report)
     else:
-        render(TextOutput())
+        render(TextOutput(), terminal_safe(report))
     raise typer.Exit(exit_status(report))

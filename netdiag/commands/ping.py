@@ -140,10 +140,12 @@ def command(
         raise usage_error(f"--socket takes auto, dgram or raw, not '{socket_mode}'")
     texts = list(hosts or [])
     if file is not None:
+        from netdiag.files import FileError, read_text_bounded
+
         try:
-            lines = file.read_text().splitlines()
-        except (OSError, UnicodeError) as exc:
-            raise usage_error(f"-f {file}: {exc}") from None
+            lines = read_text_bounded(file).splitlines()
+        except FileError as exc:
+            raise usage_error(f"-f {exc}") from None
         texts += [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
     if not texts:
         raise usage_error("give at least one HOST (or -f FILE)")
@@ -167,7 +169,7 @@ def command(
         if len(targets) > MAX_HOSTS:
             raise usage_error(f"at most {MAX_HOSTS} hosts in one run")
 
-    from netdiag.output import TextOutput, emit_json
+    from netdiag.output import TextOutput, emit_json, terminal_safe
     from netdiag.probes.ping import PingOptions, PingProbe, probe_ping
     from netdiag.result import exit_status
 
@@ -195,10 +197,10 @@ def command(
             out.print(view.header(targets[0].text, None, size, many))
 
         def on_reply(i: int, probe: PingProbe) -> None:
-            out.print(view.probe_line(targets[i].text, probe, many))
+            out.print(view.probe_line(targets[i].text, terminal_safe(probe), many))
 
         report = probe_ping(targets, opts, on_reply=on_reply)
-        out.print(*view.summary(report, terminal=out.is_terminal))
+        out.print(*view.summary(terminal_safe(report), terminal=out.is_terminal))
     raise typer.Exit(exit_status(report))
 
 

@@ -11,6 +11,7 @@ from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
     from netdiag.output import TextOutput
+    from netdiag.probes.sockets import SocketsReport
 
 HELP = """\
 Count this host's TCP sockets (IPv4 and IPv6) by state, TIME_WAIT first, with breakdowns by
@@ -126,10 +127,10 @@ def command(
     if watch is None:
         report = snapshot(opts)
 
-        def render(out: TextOutput) -> None:
+        def render(out: TextOutput, shown: SocketsReport) -> None:
             from netdiag.views.sockets import sockets_view
 
-            out.print(*sockets_view(report, terminal=out.is_terminal))
+            out.print(*sockets_view(shown, terminal=out.is_terminal))
 
         finish(report, json_output, render)
     raise typer.Exit(_watch(opts, watch, count))

@@ -92,7 +92,7 @@ def command(
     import resource
 
     from netdiag.cli import usage_error
-    from netdiag.output import TextOutput, emit_json
+    from netdiag.output import TextOutput, emit_json, terminal_safe
     from netdiag.probes.tcp import TcpOptions, TcpProbe, probe_tcp
     from netdiag.resolve import Resolution
     from netdiag.result import exit_status
@@ -132,13 +132,13 @@ def command(
         out = TextOutput()
 
         def on_resolved(i: int, res: Resolution) -> None:
-            out.print(view.resolved_line(parsed[i], res, probe_all=all_addresses))
+            out.print(view.resolved_line(parsed[i], terminal_safe(res), probe_all=all_addresses))
 
         def on_probe(i: int, probe: TcpProbe) -> None:
-            out.print(view.probe_line(parsed[i], probe))
+            out.print(view.probe_line(parsed[i], terminal_safe(probe)))
 
         report = probe_tcp(parsed, opts, on_probe=on_probe, on_resolved=on_resolved)
-        out.print(*view.summary(report, terminal=out.is_terminal))
+        out.print(*view.summary(terminal_safe(report), terminal=out.is_terminal))
     raise typer.Exit(exit_status(report))
 
 

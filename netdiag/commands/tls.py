@@ -12,6 +12,7 @@ from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
     from netdiag.output import TextOutput
+    from netdiag.probes.tls import TlsReport
 
 HELP = """\
 Connect to HOST[:PORT] (port 443, or the protocol's port with --starttls), do a TLS
@@ -159,10 +160,10 @@ def command(
     )
     report = probe_tls(t, opts)
 
-    def render(out: TextOutput) -> None:
+    def render(out: TextOutput, shown: TlsReport) -> None:
         from netdiag.views.tls import tls_view
 
-        out.print(*tls_view(report, show_pem=pem))
+        out.print(*tls_view(shown, show_pem=pem))
 
     finish(report, json_output, render)
 
