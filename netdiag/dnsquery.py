@@ -7,6 +7,11 @@ Every response is checked before it is trusted: bytes that do not parse, a wrong
 or an answer to a different question are rejected and reported, and the wait goes on until a
 valid answer or the deadline. A UDP answer with TC set is retried over TCP.
 
+A hostile server may flood us with replies: rejected responses are counted, and only the first
+:data:`MAX_REJECTED_KEPT` are kept with their reason, so nothing grows per packet; the deadline
+is checked by the clock before every datagram, so a flood that never pauses cannot hold a query
+past it.
+
 Importing this module imports dnspython: only the ``dns`` command does.
 """
 
@@ -16,7 +21,7 @@ import errno
 import selectors
 import socket
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dns.exception
 import dns.flags
@@ -37,6 +42,8 @@ EDNS_PAYLOAD = 1232
 back truncated and are retried over TCP."""
 MAX_MESSAGE = 65535
 """No DNS message is larger (TCP's two-byte length prefix); every read is bounded by it."""
+MAX_REJECTED_KEPT = 10
+"""Rejected responses are all counted, but only this many are kept (with the reason)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,32 @@ def flag_names(message: dns.message.Message) -> tuple[str, ...]:
 
 
 @dataclass(slots=True)
+class Rejections:
+    """Responses that were received but not trusted: every one counted, the first
+    :data:`MAX_REJECTED_KEPT` kept with the reason."""
+
+    count: int = 0
+    first: list[str] = field(default_factory=list)
+
+    def add(self, reason: str) -> None:
+        self.count += 1
+        if len(self.first) < MAX_REJECTED_KEPT:
+            self.first.append(reason)
+
+    @property
+    def full(self) -> bool:
+        """No more reasons are kept: further rejections are only counted."""
+        return len(self.first) >= MAX_REJECTED_KEPT
+
+    def summary(self, shown: int = 3) -> str:
+        """``N responses: first; second; third ...`` for an error message."""
+        kept = "; ".join(self.first[:shown])
+        more = " ..." if self.count > shown else ""
+        noun = "response" if self.count == 1 else "responses"
+        return f"{self.count:,} {noun}: {kept}{more}"
+
+
+@dataclass(slots=True)
 class Exchange:
     """The outcome of :func:`exchange`. ``response`` is a dnspython message (not JSON);
     probes turn it into records."""
@@ -77,7 +110,10 @@ class Exchange:
     query_ms: float | None
     size: int | None
     attempts: int
-    rejected: list[str]
+    rejected: tuple[str, ...]
+    """The first :data:`MAX_REJECTED_KEPT` rejected responses, with the reason."""
+    rejected_count: int
+    """Every rejected response, counted (``rejected`` keeps only the first few)."""
     response: dns.message.Message | None
     error: ProbeError | None
 
@@ -96,29 +132,48 @@ def _family(address: str) -> int:
 
 
 def _check(
-    query: dns.message.Message, data: bytes, rejected: list[str]
+    query: dns.message.Message, data: bytes, rejected: Rejections
 ) -> dns.message.Message | None:
-    """Parse and validate one response; on failure say why in ``rejected``."""
+    """Parse and validate one response; on failure count it, and say why in ``rejected``."""
+    if rejected.full and (len(data) < 12 or data[:2] != query.id.to_bytes(2, "big")):
+        rejected.count += 1  # a flood: the reason is no longer kept, so skip the parse
+        return None
     try:
         response = dns.message.from_wire(data)
     except (dns.exception.DNSException, ValueError, struct.error) as exc:
         kind = type(exc).__name__
-        rejected.append(f"{len(data)} bytes that are not a DNS message ({kind})")
+        rejected.add(f"{len(data)} bytes that are not a DNS message ({kind})")
         return None
     if response.id != query.id:
-        rejected.append(f"a response with the wrong ID ({response.id}, expected {query.id})")
+        rejected.add(f"a response with the wrong ID ({response.id}, expected {query.id})")
         return None
     if not query.is_response(response):
         q = response.question[0] if response.question else None
         asked = f"{q.name} {dns.rdatatype.to_text(q.rdtype)}" if q is not None else "nothing"
-        rejected.append(f"a response to a different question ({asked})")
+        rejected.add(f"a response to a different question ({asked})")
         return None
     return response
 
 
+_Attempt = tuple[dns.message.Message | None, float | None, int | None, ProbeError | None]
+"""One attempt: (response, query_ms, size, error); all None for a timeout."""
+
+
+def _attempt_deadline(start: int, timeout: float, deadline: int | None) -> int:
+    """When one attempt started at ``start`` must end: ``timeout`` later, or at the
+    caller's overall ``deadline`` if that comes first."""
+    own = start + int(timeout * 1e9)
+    return own if deadline is None else min(own, deadline)
+
+
 def _udp(
-    query: dns.message.Message, address: str, port: int, timeout: float, rejected: list[str]
-) -> tuple[dns.message.Message | None, float | None, int | None, ProbeError | None]:
+    query: dns.message.Message,
+    address: str,
+    port: int,
+    timeout: float,
+    rejected: Rejections,
+    deadline: int | None = None,
+) -> _Attempt:
     wire = query.to_wire()
     where = format_hostport(address, port)
     with (
@@ -133,24 +188,27 @@ def _udp(
         except OSError as exc:
             return None, None, None, ProbeError("unreachable", f"{where}: {exc.strerror}")
         sel.register(sock, selectors.EVENT_READ)
-        deadline = start + int(timeout * 1e9)
+        until = _attempt_deadline(start, timeout, deadline)
         while True:
-            left = (deadline - now_ns()) / 1e9
+            left = (until - now_ns()) / 1e9
             if left <= 0 or not sel.select(left):
                 return None, None, None, None  # timeout: the caller may retry
-            try:
-                data = sock.recv(MAX_MESSAGE)
-            except BlockingIOError:
-                continue
-            except OSError as exc:
-                if exc.errno == errno.ECONNREFUSED:
-                    msg = f"nothing listens on UDP {where} (ICMP port unreachable)"
-                    return None, None, None, ProbeError("unreachable", msg)
-                return None, None, None, ProbeError("unreachable", f"{where}: {exc.strerror}")
-            end = now_ns()
-            response = _check(query, data, rejected)
-            if response is not None:
-                return response, (end - start) / 1e6, len(data), None
+            # Read every datagram already queued; the clock is checked before each one, so
+            # a flood that keeps the socket readable cannot hold us past the deadline.
+            while now_ns() < until:
+                try:
+                    data = sock.recv(MAX_MESSAGE)
+                except BlockingIOError:
+                    break
+                except OSError as exc:
+                    if exc.errno == errno.ECONNREFUSED:
+                        msg = f"nothing listens on UDP {where} (ICMP port unreachable)"
+                        return None, None, None, ProbeError("unreachable", msg)
+                    return None, None, None, ProbeError("unreachable", f"{where}: {exc.strerror}")
+                end = now_ns()
+                response = _check(query, data, rejected)
+                if response is not None:
+                    return response, (end - start) / 1e6, len(data), None
 
 
 def _recv_exactly(sock: socket.socket, n: int, deadline: int) -> bytes | None:
@@ -168,12 +226,19 @@ def _recv_exactly(sock: socket.socket, n: int, deadline: int) -> bytes | None:
 
 
 def _tcp(
-    query: dns.message.Message, address: str, port: int, timeout: float, rejected: list[str]
-) -> tuple[dns.message.Message | None, float | None, int | None, ProbeError | None]:
+    query: dns.message.Message,
+    address: str,
+    port: int,
+    timeout: float,
+    rejected: Rejections,
+    deadline: int | None = None,
+) -> _Attempt:
     where = format_hostport(address, port)
     family = _family(address)
     sockaddr = (address, port) if family == socket.AF_INET else (address, port, 0, 0)
-    conn = connect(Endpoint(family, sockaddr, address), timeout)
+    begin = now_ns()
+    until = _attempt_deadline(begin, timeout, deadline)
+    conn = connect(Endpoint(family, sockaddr, address), max(0.001, (until - begin) / 1e9))
     if conn.sock is None:
         assert conn.error is not None
         if conn.error.kind == "timeout":
@@ -181,23 +246,22 @@ def _tcp(
         return None, None, None, ProbeError("unreachable", f"TCP {conn.error.message}")
     wire = query.to_wire()
     start = now_ns()
-    deadline = start + int(timeout * 1e9)
     try:
         with conn.sock as sock:
             sock.sendall(struct.pack("!H", len(wire)) + wire)
-            head = _recv_exactly(sock, 2, deadline)
+            head = _recv_exactly(sock, 2, until)
             if head is None:
-                rejected.append("the server closed the TCP connection without answering")
+                rejected.add("the server closed the TCP connection without answering")
                 return None, None, None, None
             (length,) = struct.unpack("!H", head)
-            data = _recv_exactly(sock, length, deadline)
+            data = _recv_exactly(sock, length, until)
             end = now_ns()
     except TimeoutError:
         return None, None, None, None
     except OSError as exc:
         return None, None, None, ProbeError("unreachable", f"TCP {where}: {exc.strerror}")
     if data is None:
-        rejected.append(f"a TCP answer cut short (expected {length} bytes)")
+        rejected.add(f"a TCP answer cut short (expected {length} bytes)")
         return None, None, None, None
     response = _check(query, data, rejected)
     if response is None:
@@ -213,57 +277,80 @@ def exchange(
     tcp: bool = False,
     timeout: float = 2.0,
     retries: int = 1,
+    deadline_ns: int | None = None,
 ) -> Exchange:
     """Send ``query`` to ``address`` and return the first valid response.
 
-    ``timeout`` bounds each attempt; a timed-out attempt is repeated ``retries`` times. A UDP
-    answer with TC set is repeated once over TCP (the returned exchange says so).
+    ``timeout`` bounds each attempt, by the clock; an attempt that got no response at all is
+    repeated ``retries`` times (one whose responses were all rejected is not: the server is
+    there and answers badly, and asking again only waits longer). A UDP answer with TC set is
+    repeated once over TCP (the returned exchange says so). ``deadline_ns`` (a
+    :func:`netdiag.clock.now_ns` reading) bounds the whole exchange, retries included.
     """
-    rejected: list[str] = []
+    rejected = Rejections()
     transport = "tcp" if tcp else "udp"
     truncated = False
     attempts = 0
+    where = format_hostport(address, port)
+
+    def done(
+        response: dns.message.Message | None = None,
+        ms: float | None = None,
+        size: int | None = None,
+        error: ProbeError | None = None,
+    ) -> Exchange:
+        return Exchange(
+            address,
+            port,
+            transport,
+            truncated,
+            ms,
+            size,
+            attempts,
+            tuple(rejected.first),
+            rejected.count,
+            response,
+            error,
+        )
+
     for _ in range(retries + 1):
+        if attempts and deadline_ns is not None and now_ns() >= deadline_ns:
+            break
         attempts += 1
         send = _tcp if transport == "tcp" else _udp
-        response, ms, size, error = send(query, address, port, timeout, rejected)
+        response, ms, size, error = send(query, address, port, timeout, rejected, deadline_ns)
         if error is not None:
-            return Exchange(
-                address, port, transport, truncated, None, None, attempts, rejected, None, error
-            )
+            return done(error=error)
         if response is None:
+            if rejected.count:
+                break  # the server answered, but nothing it sent could be trusted
             continue
         if transport == "udp" and response.flags & dns.flags.TC:
             truncated = True
             transport = "tcp"
             attempts += 1
-            response, ms, size, error = _tcp(query, address, port, timeout, rejected)
+            response, ms, size, error = _tcp(query, address, port, timeout, rejected, deadline_ns)
             if response is None:
                 error = error or ProbeError(
                     "timeout",
-                    f"the UDP answer from {format_hostport(address, port)} was truncated and "
-                    "the TCP retry got no answer",
+                    f"the UDP answer from {where} was truncated and the TCP retry got no answer",
                 )
-                return Exchange(
-                    address, port, transport, truncated, None, None, attempts, rejected, None, error
-                )
-        return Exchange(
-            address, port, transport, truncated, ms, size, attempts, rejected, response, None
-        )
-    where = format_hostport(address, port)
-    if rejected:
+                return done(error=error)
+        return done(response, ms, size)
+    if rejected.count:
         error = ProbeError(
-            "bad_response",
-            f"no valid answer from {where}; rejected {len(rejected)}: {'; '.join(rejected[:3])}",
+            "bad_response", f"no valid answer from {where}; rejected {rejected.summary()}"
+        )
+    elif deadline_ns is not None and now_ns() >= deadline_ns:
+        error = ProbeError(
+            "timeout", f"no answer from {where} over {transport.upper()} before the time bound"
         )
     else:
         tries = f" ({attempts} attempts)" if attempts > 1 else ""
         error = ProbeError(
             "timeout", f"no answer from {where} over {transport.upper()} after {timeout:g} s{tries}"
         )
-    return Exchange(
-        address, port, transport, truncated, None, None, attempts, rejected, None, error
-    )
+    return done(error=error)
 
 
 def rcode_text(message: dns.message.Message) -> str:

@@ -4,8 +4,11 @@
 For ``netdiag dns``, the lab runs a private DNS hierarchy (:mod:`netdiag.lab.dns`) on
 127.53.0.x, all servers on one port: ``dns_root`` is its root server, ``dns_example`` the
 authoritative server of ``example.test.``, ``dns_garbage``, ``dns_wrong_id``, ``dns_silent``,
-``dns_refused``, ``dns_servfail`` and ``dns_wrong_question`` hostile servers. (Linux
-only: other systems cannot bind 127.53.0.x without configuration.)
+``dns_refused``, ``dns_servfail`` and ``dns_wrong_question`` hostile servers, and two that
+flood each UDP query with wrong-ID replies (bounded in count and time, and stopped when the
+client closes its port): ``dns_flood_wrong_id`` never sends the right answer,
+``dns_flood_then_answer`` sends it after the flood. (Linux only: other systems cannot bind
+127.53.0.x without configuration.)
 
 For ``netdiag tls``, servers with certificates from a private PKI made at start
 (:mod:`netdiag.lab.tls`): ``tls_<case>`` with SNI name ``tls_names[...]``, trusting
@@ -262,6 +265,8 @@ class Lab:
             ("dns_refused", 10),
             ("dns_servfail", 16),
             ("dns_wrong_question", 19),
+            ("dns_flood_wrong_id", 20),
+            ("dns_flood_then_answer", 21),
         ):
             self._add(name, (f"127.53.0.{n}", port))
 

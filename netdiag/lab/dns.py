@@ -11,11 +11,20 @@ Every server listens on UDP and TCP on its own 127.53.0.x address, all on one po
   silent server and one good one; ``loop.test.`` to ``ns.loop.alt.``, whose zone is delegated
   back to ``ns.loop.test.`` (a delegation loop); ``hostile.test.`` to a server that answers
   garbage and one that answers with the wrong query ID; ``upward.test.`` to a server that
-  refers every query back to the root; ``split.test.`` to two servers that disagree.
+  refers every query back to the root; ``split.test.`` to two servers that disagree;
+  ``flood.test.`` to a server that answers every UDP query with a flood of wrong-ID replies.
 - ``alt.`` (127.53.0.5) delegates ``provider.alt.`` with glue and ``loop.alt.`` without.
 - ``example.test.`` holds a CNAME into another zone (``www`` -> ``web.provider.alt.``), a CNAME
   chain into its delegated sub-zone ``sub.example.test.`` (127.53.0.8), a TXT set too big for
   UDP, MX, SRV, CAA, AAAA, and a reverse zone ``0.0.127.in-addr.arpa.`` for ``-x``.
+
+Two flooding servers serve ``flood.test.`` (``www.flood.test.`` A 127.0.0.20): on UDP,
+``flood_wrong_id`` (127.53.0.20) answers each query with a burst of replies carrying every ID
+but the right one, up to :data:`FLOOD_MAX_PACKETS` packets or :data:`FLOOD_MAX_SECONDS`,
+whichever comes first, and never the right answer; ``flood_then_answer`` (127.53.0.21) sends
+:data:`FLOOD_BURST_PACKETS` wrong-ID replies, then the right answer. A flood stops as soon as
+the client's port is closed (ICMP port unreachable), and a server floods at most
+:data:`MAX_FLOODS` clients at a time. Over TCP both answer once (wrong ID / right answer).
 
 Answer data uses loopback addresses only, so nothing that reads it leaves the machine.
 """
@@ -27,6 +36,7 @@ import selectors
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -41,6 +51,17 @@ import dns.zone
 
 PREFIX = "127.53.0."
 MAX_TCP_CLIENTS = 64
+
+FLOOD_MAX_PACKETS = 1_000_000
+"""``flood_wrong_id``: at most this many wrong-ID replies to one query..."""
+FLOOD_MAX_SECONDS = 5.0
+"""...and for at most this long (at ~300k packets/s, the time bound usually comes first)."""
+FLOOD_BURST_PACKETS = 20_000
+"""``flood_then_answer``: this many wrong-ID replies (also within FLOOD_MAX_SECONDS), then
+the right answer."""
+MAX_FLOODS = 4
+"""Clients one server floods at a time; queries beyond are ignored."""
+FLOODS = ("flood_wrong_id", "flood_then_answer")
 
 SOA = "@ 300 IN SOA {ns} hostmaster.{origin} 1 3600 600 86400 60"
 
@@ -109,6 +130,8 @@ split 300 IN NS ns1.split.test.
 split 300 IN NS ns2.split.test.
 ns1.split 300 IN A {_ip(17)}
 ns2.split 300 IN A {_ip(18)}
+flood 300 IN NS ns.flood.test.
+ns.flood 300 IN A {_ip(20)}
 """,
     ),
     "alt": (
@@ -190,6 +213,12 @@ www 300 IN A 127.0.0.15
     ),
     "split-1": ([17], "split.test.", ["ns1.split.test."], "www 300 IN A 127.0.0.17\n"),
     "split-2": ([18], "split.test.", ["ns2.split.test."], "www 300 IN A 127.0.0.18\n"),
+    "flood": (
+        [20, 21],
+        "flood.test.",
+        ["ns.flood.test."],
+        f"ns 300 IN A {_ip(20)}\nwww 300 IN A 127.0.0.20\n",
+    ),
 }
 
 HOSTILE: dict[int, str] = {
@@ -200,7 +229,10 @@ HOSTILE: dict[int, str] = {
     12: "wrong_id",
     13: "upward",
     16: "servfail",
+    20: "flood_wrong_id",
+    21: "flood_then_answer",
 }
+"""Servers that misbehave; those that also have zones (the flooders) answer from them."""
 
 
 def authoritative_answer(
@@ -279,7 +311,7 @@ def _respond(behaviour: str, zones: list[dns.zone.Zone], data: bytes, tcp: bool)
     if behaviour in ("refused", "servfail"):
         response = dns.message.make_response(query)
         response.set_rcode(dns.rcode.REFUSED if behaviour == "refused" else dns.rcode.SERVFAIL)
-    elif behaviour == "wrong_id":
+    elif behaviour in ("wrong_id", "flood_wrong_id"):
         response = authoritative_answer(zones, query)
         response.id = (query.id + 1) % 65536
     elif behaviour == "wrong_question":
@@ -304,14 +336,18 @@ def _respond(behaviour: str, zones: list[dns.zone.Zone], data: bytes, tcp: bool)
 class DnsServer:
     """One lab name server on UDP and TCP at (address, port), with a behaviour:
     ``auth`` (answers from its zones), ``silent``, ``refused``, ``servfail``, ``garbage``,
-    ``wrong_id``, ``wrong_question`` (answers another name) or ``upward`` (refers everything
-    to the root)."""
+    ``wrong_id``, ``wrong_question`` (answers another name), ``upward`` (refers everything
+    to the root), or one of :data:`FLOODS` (see the module's description)."""
 
     def __init__(self, address: str, port: int, behaviour: str, zones: list[dns.zone.Zone]) -> None:
         self.address, self.behaviour, self.zones = address, behaviour, zones
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
+            if behaviour in FLOODS:
+                # Each flood is sent from its own socket on this address and port, connected to
+                # the client, so that the client closing its port stops the flood at once.
+                self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             self.udp.bind((address, port))
             self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self.tcp.bind((address, self.udp.getsockname()[1]))
@@ -323,17 +359,84 @@ class DnsServer:
         self.port = self.udp.getsockname()[1]
         self._wake_r, self._wake_w = socket.socketpair()
         self._thread = threading.Thread(target=self._serve, name=f"lab-dns {address}", daemon=True)
+        self._stopping = threading.Event()
+        self._flood_slots = threading.BoundedSemaphore(MAX_FLOODS)
+        self._floods: set[threading.Thread] = set()
+        self.floods_sent = 0
+        """Wrong-ID replies sent by the last flood that ended (for tests and benchmarks)."""
 
     def start(self) -> DnsServer:
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
         self._thread.join(timeout=5)
+        for t in list(self._floods):
+            t.join(timeout=5)
         for s in (self.udp, self.tcp, self._wake_r, self._wake_w):
             s.close()
+
+    def _start_flood(self, data: bytes, peer: tuple[str, int]) -> None:
+        """Flood ``peer`` from a thread of its own, if fewer than MAX_FLOODS are running."""
+        try:
+            query = dns.message.from_wire(data)
+        except dns.exception.DNSException:
+            return
+        if not self._flood_slots.acquire(blocking=False):
+            return
+        answer = authoritative_answer(self.zones, query).to_wire(max_size=512)
+        then_answer = self.behaviour == "flood_then_answer"
+        limit = FLOOD_BURST_PACKETS if then_answer else FLOOD_MAX_PACKETS
+        t = threading.Thread(
+            target=self._flood,
+            args=(peer, query.id, answer, limit, then_answer),
+            name=f"lab-dns-flood {self.address}",
+            daemon=True,
+        )
+        self._floods.add(t)
+        try:
+            t.start()
+        except RuntimeError:
+            self._floods.discard(t)
+            self._flood_slots.release()
+
+    def _flood(
+        self, peer: tuple[str, int], qid: int, answer: bytes, limit: int, then_answer: bool
+    ) -> None:
+        """Send ``answer`` with every ID but ``qid``, ``limit`` times at most, for
+        FLOOD_MAX_SECONDS at most, stopping when the client is gone; then (maybe) the answer."""
+        sent = 0
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                sock.bind((self.address, self.port))
+                sock.connect(peer)
+                packet = bytearray(answer)
+                end = time.monotonic() + FLOOD_MAX_SECONDS
+                for i in range(limit):
+                    if i % 1024 == 0 and (time.monotonic() > end or self._stopping.is_set()):
+                        break
+                    struct.pack_into("!H", packet, 0, (qid + 1 + i % 65535) % 65536)
+                    try:
+                        sock.send(packet)
+                    except ConnectionRefusedError:
+                        return  # ICMP port unreachable: the client closed its port; stop
+                    except OSError:
+                        continue  # ENOBUFS and the like: this packet is lost, go on
+                    sent += 1
+                if then_answer and not self._stopping.is_set():
+                    time.sleep(0.05)  # let the client drain its receive queue first
+                    with contextlib.suppress(OSError):
+                        sock.send(answer)
+        except OSError:
+            return
+        finally:
+            self.floods_sent = sent
+            self._floods.discard(threading.current_thread())
+            self._flood_slots.release()
 
     def _serve(self) -> None:
         sel = selectors.DefaultSelector()
@@ -351,6 +454,9 @@ class DnsServer:
                     if key.data == "udp":
                         with contextlib.suppress(OSError):
                             data, peer = sock.recvfrom(65535)
+                            if self.behaviour in FLOODS:
+                                self._start_flood(data, peer)
+                                continue
                             reply = _respond(self.behaviour, self.zones, data, tcp=False)
                             if reply is not None:
                                 sock.sendto(reply, peer)
@@ -416,8 +522,10 @@ class DnsLab:
         for key, (numbers, *_rest) in ZONES.items():
             for n in numbers:
                 by_address.setdefault(n, []).append(zones[key])
-        plan = [(n, "auth", z) for n, z in sorted(by_address.items())]
-        plan += [(n, b, []) for n, b in sorted(HOSTILE.items())]
+        plan = [
+            (n, HOSTILE.get(n, "auth"), by_address.get(n, []))
+            for n in sorted(set(by_address) | set(HOSTILE))
+        ]
         for _attempt in range(20):
             try:
                 self._bind_all(plan)

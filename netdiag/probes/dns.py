@@ -71,7 +71,10 @@ class DnsQueryResult:
     authority: tuple[Record, ...]
     additional: tuple[Record, ...]
     rejected: tuple[str, ...]
-    """Responses that were received but not trusted (garbage, wrong ID, wrong question)."""
+    """Responses that were received but not trusted (garbage, wrong ID, wrong question): the
+    first ten, with the reason."""
+    rejected_count: int
+    """How many responses were rejected in all (a flooding server may send thousands)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +141,8 @@ def query_one(
         answer=section_records(r.answer) if r is not None else (),
         authority=section_records(r.authority) if r is not None else (),
         additional=section_records(r.additional) if r is not None else (),
-        rejected=tuple(ex.rejected),
+        rejected=ex.rejected,
+        rejected_count=ex.rejected_count,
     )
 
 

@@ -65,6 +65,9 @@ def query_block(r: DnsQueryResult) -> list[RenderableType]:
         )
     for reason in r.rejected:
         out.append(Text(f"  rejected {reason}", style="yellow"))
+    if r.rejected_count > len(r.rejected):
+        more = r.rejected_count - len(r.rejected)
+        out.append(Text(f"  … and {more:,} more rejected", style="yellow"))
     for title, records in (
         ("ANSWER", r.answer),
         ("AUTHORITY", r.authority),
