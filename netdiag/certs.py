@@ -155,6 +155,18 @@ def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
     return out
 
 
+def read_ca_file(path: str | os.PathLike[str]) -> bytes:
+    """A ``--ca-file`` PEM bundle, read once and bounded (:data:`netdiag.files.MAX_LIST_BYTES`);
+    :class:`netdiag.files.FileError` (one line) when it cannot be read, is too large, or holds
+    no certificate."""
+    from netdiag.files import MAX_LIST_BYTES, FileError, read_bounded
+
+    data = read_bounded(path, MAX_LIST_BYTES)
+    if not load_pem_bundle(data):
+        raise FileError(f"{os.fspath(path)}: no PEM certificate in it")
+    return data
+
+
 def system_trust_store() -> tuple[list[x509.Certificate], str | None]:
     """The system's CA bundle, as OpenSSL would find it (SSL_CERT_FILE honoured)."""
     paths = ssl.get_default_verify_paths()
@@ -166,11 +178,13 @@ def system_trust_store() -> tuple[list[x509.Certificate], str | None]:
         "/etc/pki/tls/certs/ca-bundle.crt",
         "/etc/ssl/cert.pem",
     ]
+    from netdiag.files import MAX_LIST_BYTES, FileError, read_bounded
+
     for c in candidates:
         if c and Path(c).is_file():
             try:
-                certs = load_pem_bundle(Path(c).read_bytes())
-            except OSError:
+                certs = load_pem_bundle(read_bounded(c, MAX_LIST_BYTES))
+            except FileError:
                 continue
             if certs:
                 return certs, c

@@ -62,7 +62,10 @@ def command(
     data: Annotated[
         str | None,
         typer.Option(
-            "-d", "--data", metavar="DATA", help="Send DATA as the body (@FILE reads a file)."
+            "-d",
+            "--data",
+            metavar="DATA",
+            help="Send DATA as the body (@FILE reads a file, at most 64 MiB).",
         ),
     ] = None,
     head: Annotated[bool, typer.Option("--head", "-I", help="Send HEAD instead of GET.")] = False,
@@ -162,10 +165,12 @@ def command(
     payload: bytes | None = None
     if data is not None:
         if data.startswith("@"):
+            from netdiag.files import MAX_BODY_BYTES, FileError, read_bounded
+
             try:
-                payload = Path(data[1:]).read_bytes()
-            except OSError as exc:
-                raise usage_error(f"-d {data}: {exc.strerror}") from None
+                payload = read_bounded(data[1:], MAX_BODY_BYTES)
+            except FileError as exc:
+                raise usage_error(f"-d @{exc}") from None
         else:
             payload = data.encode()
     if head and (payload is not None or (method and method.upper() != "HEAD")):
@@ -177,8 +182,15 @@ def command(
         expect = parse_expect_status(expect_status) if expect_status else ((100, 399),)
     except ValueError as exc:
         raise usage_error(f"--expect-status: {exc}") from None
-    if ca_file is not None and not ca_file.is_file():
-        raise usage_error(f"--ca-file {ca_file}: no such file")
+    ca_pem: bytes | None = None
+    if ca_file is not None:
+        from netdiag.certs import read_ca_file
+        from netdiag.files import FileError
+
+        try:
+            ca_pem = read_ca_file(ca_file)
+        except FileError as exc:
+            raise usage_error(f"--ca-file {exc}") from None
 
     opts = HttpOptions(
         method=verb,
@@ -189,6 +201,7 @@ def command(
         http2=http2,
         compressed=compressed,
         ca_file=str(ca_file) if ca_file else None,
+        ca_pem=ca_pem,
         insecure=insecure,
         timeout=timeout,
         max_header_bytes=max_header_bytes,

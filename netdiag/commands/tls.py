@@ -136,14 +136,15 @@ def command(
         protocols = tuple(p.strip() for p in alpn.split(",") if p.strip())
         if not protocols or any(len(p) > 255 or not p.isascii() for p in protocols):
             raise usage_error("--alpn takes a comma-separated list of protocol names")
+    ca_pem: bytes | None = None
     if ca_file is not None:
-        from netdiag.certs import load_pem_bundle
+        from netdiag.certs import read_ca_file
+        from netdiag.files import FileError
 
         try:
-            if not load_pem_bundle(ca_file.read_bytes()):
-                raise usage_error(f"--ca-file {ca_file}: no PEM certificate in it")
-        except OSError as exc:
-            raise usage_error(f"--ca-file {ca_file}: {exc.strerror}") from None
+            ca_pem = read_ca_file(ca_file)
+        except FileError as exc:
+            raise usage_error(f"--ca-file {exc}") from None
 
     from netdiag.probes.tls import TlsOptions, probe_tls
 
@@ -151,6 +152,7 @@ def command(
         sni=sni_name,
         no_sni=no_sni,
         ca_file=ca_file,
+        ca_pem=ca_pem,
         min_days=min_days,
         alpn=protocols,
         starttls=protocol,

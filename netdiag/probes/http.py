@@ -39,6 +39,8 @@ class HttpOptions:
     http2: bool = False
     compressed: bool = False
     ca_file: str | None = None
+    ca_pem: bytes | None = None
+    """The contents of ``ca_file``, read once (bounded) by the command."""
     insecure: bool = False
     timeout: float = 10.0
     max_header_bytes: int = 65536
@@ -232,7 +234,10 @@ class _Run:
         verdict = judge(
             session.chain,
             t.host,
-            TlsOptions(ca_file=Path(self.opts.ca_file) if self.opts.ca_file else None),
+            TlsOptions(
+                ca_file=Path(self.opts.ca_file) if self.opts.ca_file else None,
+                ca_pem=self.opts.ca_pem,
+            ),
         )
         chain = verdict["chain"]
         leaf = chain[0] if chain else None  # type: ignore[index]

@@ -22,6 +22,7 @@ from netdiag.certs import (
     system_trust_store,
 )
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
+from netdiag.files import MAX_LIST_BYTES, FileError, read_bounded
 from netdiag.resolve import resolve
 from netdiag.result import ProbeError
 from netdiag.targets import Target, format_hostport
@@ -33,6 +34,10 @@ class TlsOptions:
     sni: str | None = None
     no_sni: bool = False
     ca_file: Path | None = None
+    """The CAs to trust instead of the system store (its name is reported as trust_store)."""
+    ca_pem: bytes | None = None
+    """The contents of ``ca_file``, as the command read it (once, bounded); read here when
+    None."""
     min_days: int | None = None
     alpn: tuple[str, ...] = ()
     starttls: str | None = None
@@ -231,18 +236,26 @@ def judge(chain: list[x509.Certificate], verify_name: str, opts: TlsOptions) -> 
     """The verdict fields for a served chain: its description, trust, host name match, the
     earliest expiry and every problem (most serious first)."""
     now = datetime.now(UTC)
+    unreadable: str | None = None
     if opts.ca_file is not None:
-        roots = load_pem_bundle(opts.ca_file.read_bytes())
+        data = opts.ca_pem
+        if data is None:
+            try:
+                data = read_bounded(opts.ca_file, MAX_LIST_BYTES)
+            except FileError as exc:
+                data, unreadable = b"", str(exc)
+        roots = load_pem_bundle(data)
         store: str | None = str(opts.ca_file)
     else:
         roots, store = system_trust_store()
     trusted, match, found = problems(chain, roots, verify_name, now, opts.min_days)
     if not roots:
+        why = unreadable or (f"none in {store}" if store else "no system CA bundle")
         found.insert(
             0,
             ProbeError(
                 "config",
-                f"no trust anchors ({'none in ' + store if store else 'no system CA bundle'})",
+                f"no trust anchors ({why})",
                 hint="give --ca-file PEM with the CAs to trust",
             ),
         )
