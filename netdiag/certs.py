@@ -1,21 +1,33 @@
 """Certificates: what each one says, whether the chain is trusted, whether it names the host,
 and what exactly is wrong when it is not good. X.509 parsing and chain building are
-cryptography's (``cryptography.x509.verification``); nothing here reads ASN.1.
+cryptography's (``cryptography.x509.verification``).
+
+A served certificate is hostile data. cryptography parses names, extensions and the public key
+lazily, on first access, and raises there when their DER is malformed; every such access is
+made once, in :class:`Served`, where a part that cannot be read becomes a fault (reported as
+a problem on that certificate) and the rest of the certificate and of the chain is still
+shown. The only ASN.1 read here is the outer list of extensions, to name the one that
+cryptography could not parse (it parses them all or none).
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
 import ssl
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
@@ -50,14 +62,292 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _sans(cert: x509.Certificate) -> tuple[list[str], list[str]]:
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return [], []
-    return ext.get_values_for_type(x509.DNSName), [
-        str(a) for a in ext.get_values_for_type(x509.IPAddress)
-    ]
+# -- reading a served certificate, defensively --------------------------------------------------
+
+UNREADABLE = "(unreadable)"
+"""Shown in place of a field whose DER cannot be read (the problems say why)."""
+
+_UNREADABLE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,  # malformed DER, bad string encodings (UnicodeError is one)
+    TypeError,
+    UnsupportedAlgorithm,  # a public key of a type or curve cryptography does not know
+    x509.DuplicateExtension,
+    x509.InvalidVersion,  # not an Exception of the above kinds
+)
+"""What cryptography raises for certificate DER it cannot read."""
+
+_T = TypeVar("_T")
+
+
+def _detail(exc: Exception) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _oid_name(oid: x509.ObjectIdentifier) -> str:
+    name = getattr(oid, "_name", None)
+    return name if name and name != "Unknown OID" else oid.dotted_string
+
+
+def _der_items(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(tag, content start, content end) of each DER element in ``data[start:end]``."""
+    pos = start
+    while pos < end:
+        if end - pos < 2 or data[pos] & 0x1F == 0x1F:
+            raise ValueError("malformed DER")
+        tag, length, pos = data[pos], data[pos + 1], pos + 2
+        if length & 0x80:
+            n = length & 0x7F
+            if not 1 <= n <= 4 or pos + n > end:
+                raise ValueError("malformed DER length")
+            length, pos = int.from_bytes(data[pos : pos + n], "big"), pos + n
+        if pos + length > end:
+            raise ValueError("DER element runs past its container")
+        yield tag, pos, pos + length
+        pos += length
+
+
+def _oid_from_der(body: bytes) -> x509.ObjectIdentifier:
+    arcs: list[int] = []
+    value = 0
+    for byte in body:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    if not arcs or body[-1] & 0x80:
+        raise ValueError("malformed OID")
+    first = min(arcs[0] // 40, 2)
+    return x509.ObjectIdentifier(".".join(map(str, [first, arcs[0] - 40 * first, *arcs[1:]])))
+
+
+def _raw_extensions(tbs: bytes) -> list[tuple[x509.ObjectIdentifier, bool, bytes]]:
+    """(OID, critical, value DER) of each extension of a TBSCertificate, unparsed."""
+    out: list[tuple[x509.ObjectIdentifier, bool, bytes]] = []
+    for tag, start, end in _der_items(tbs, 0, len(tbs)):  # the TBSCertificate SEQUENCE
+        for ftag, fstart, fend in _der_items(tbs, start, end) if tag == 0x30 else ():
+            if ftag != 0xA3:  # [3] extensions
+                continue
+            for stag, sstart, send in _der_items(tbs, fstart, fend):  # SEQUENCE OF Extension
+                for etag, estart, eend in _der_items(tbs, sstart, send) if stag == 0x30 else ():
+                    parts = list(_der_items(tbs, estart, eend)) if etag == 0x30 else []
+                    if len(parts) not in (2, 3) or parts[0][0] != 0x06 or parts[-1][0] != 0x04:
+                        raise ValueError("malformed extension")
+                    critical = len(parts) == 3 and tbs[parts[1][1] : parts[1][2]] != b"\x00"
+                    oid = _oid_from_der(tbs[parts[0][1] : parts[0][2]])
+                    out.append((oid, critical, tbs[parts[-1][1] : parts[-1][2]]))
+    return out
+
+
+@cache
+def _scratch_key() -> ed25519.Ed25519PrivateKey:
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def _parse_extension(oid: x509.ObjectIdentifier, critical: bool, value: bytes) -> x509.Extension:
+    """One extension parsed on its own, by cryptography: it is carried in a throwaway
+    certificate, since cryptography reads a certificate's extensions all at once or not at all."""
+    key = _scratch_key()
+    empty = x509.Name([])
+    day = datetime(2000, 1, 1, tzinfo=UTC)
+    scratch = (
+        x509.CertificateBuilder()
+        .subject_name(empty)
+        .issuer_name(empty)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(day)
+        .not_valid_after(day)
+        .add_extension(x509.UnrecognizedExtension(oid, value), critical=False)
+        .sign(key, None)
+    )
+    return x509.Extension(oid, critical, scratch.extensions[0].value)
+
+
+class Served:
+    """One certificate as a server sent it, read once and defensively: every part that
+    cryptography parses lazily is read here, and a part that cannot be read is left out
+    (``None``, or an extension missing) and recorded in ``faults`` as (kind, what), never
+    raised. Everything else in this module reads certificates through this class."""
+
+    __slots__ = (
+        "bad_extensions",
+        "cert",
+        "der",
+        "extensions",
+        "faults",
+        "issuer",
+        "key",
+        "serial",
+        "subject",
+    )
+
+    def __init__(self, item: bytes | x509.Certificate) -> None:
+        self.faults: list[tuple[str, str]] = []
+        self.subject: x509.Name | None = None
+        self.issuer: x509.Name | None = None
+        self.extensions = x509.Extensions([])
+        self.bad_extensions: set[x509.ObjectIdentifier] = set()
+        """The extensions the certificate has but that could not be read."""
+        self.key: tuple[str, int | None, str | None] = (UNREADABLE, None, None)
+        self.serial: int | None = None
+        if isinstance(item, x509.Certificate):
+            self.cert: x509.Certificate | None = item
+            self.der = item.public_bytes(serialization.Encoding.DER)
+        else:
+            self.der = bytes(item)
+            self.cert = None
+        with warnings.catch_warnings():
+            # cryptography warns (lazily, on first access) about e.g. a negative serial
+            # number: the certificate is shown as it is, and the warning is not the user's.
+            warnings.simplefilter("ignore")
+            self._read_all()
+
+    def _read_all(self) -> None:
+        if self.cert is None:
+            self.cert = self._read(
+                "bad_certificate", "cannot be parsed", x509.load_der_x509_certificate, self.der
+            )
+        cert = self.cert
+        if cert is None:
+            return
+        self.subject = self._read("bad_certificate", "has an unreadable subject", _name_of, cert)
+        self.issuer = self._read("bad_certificate", "has an unreadable issuer", _issuer_of, cert)
+        key = self._read("bad_certificate", "has an unreadable public key", _key, cert)
+        self.key = key or (UNREADABLE, None, None)
+        self.serial = cert.serial_number
+        self.extensions = self._read_extensions(cert)
+
+    def _read(
+        self,
+        kind: str,
+        what: str,
+        read: Callable[..., _T],
+        *args: object,
+    ) -> _T | None:
+        try:
+            return read(*args)
+        except _UNREADABLE_ERRORS as exc:
+            self.faults.append((kind, f"{what} ({_detail(exc)})"))
+            return None
+
+    def _read_extensions(self, cert: x509.Certificate) -> x509.Extensions:
+        try:
+            return cert.extensions
+        except _UNREADABLE_ERRORS as whole:
+            reason = _detail(whole)
+        try:
+            raw = _raw_extensions(cert.tbs_certificate_bytes)
+        except ValueError:
+            self.faults.append(("malformed_extension", f"has unreadable extensions ({reason})"))
+            return x509.Extensions([])
+        readable: list[x509.Extension] = []
+        seen: set[x509.ObjectIdentifier] = set()
+        for oid, critical, value in raw:
+            label = _oid_name(oid)
+            if oid in seen:
+                self.faults.append(("malformed_extension", f"has a duplicate {label} extension"))
+                continue
+            seen.add(oid)
+            ext = self._read(
+                "malformed_extension",
+                f"has a malformed {label} extension",
+                _parse_extension,
+                oid,
+                critical,
+                value,
+            )
+            if ext is not None:
+                readable.append(ext)
+            else:
+                self.bad_extensions.add(oid)
+        if not any(kind == "malformed_extension" for kind, _ in self.faults):
+            self.faults.append(("malformed_extension", f"has unreadable extensions ({reason})"))
+        return x509.Extensions(readable)
+
+    def extension(self, kind: type[_E]) -> _E | None:
+        """The value of a readable extension of this type, or None."""
+        try:
+            return self.extensions.get_extension_for_class(kind).value
+        except x509.ExtensionNotFound:
+            return None
+
+    def unreadable(self, oid: x509.ObjectIdentifier) -> bool:
+        """Whether the certificate has this extension, but it could not be read."""
+        return oid in self.bad_extensions
+
+    @property
+    def not_after(self) -> datetime | None:
+        return self.cert.not_valid_after_utc if self.cert is not None else None
+
+    @property
+    def not_before(self) -> datetime | None:
+        return self.cert.not_valid_before_utc if self.cert is not None else None
+
+    def sans(self) -> tuple[list[str], list[str]]:
+        """The DNS names and IP addresses of the subjectAltName (empty when unreadable)."""
+        ext = self.extension(x509.SubjectAlternativeName)
+        if ext is None:
+            return [], []
+        return ext.get_values_for_type(x509.DNSName), [
+            str(a) for a in ext.get_values_for_type(x509.IPAddress)
+        ]
+
+    def is_ca(self) -> bool:
+        bc = self.extension(x509.BasicConstraints)
+        return bool(bc is not None and bc.ca)
+
+    def has_ca_issuers_url(self) -> bool:
+        """Whether the certificate says where its issuer can be fetched (AIA caIssuers)."""
+        aia = self.extension(x509.AuthorityInformationAccess)
+        return aia is not None and any(
+            d.access_method == AuthorityInformationAccessOID.CA_ISSUERS for d in aia
+        )
+
+    def is_self_signed(self) -> bool:
+        if self.cert is None or self.subject is None or self.issuer != self.subject:
+            return False
+        try:
+            self.cert.verify_directly_issued_by(self.cert)
+        except Exception:  # a bad signature, key or algorithm: not self-signed
+            return False
+        return True
+
+    def name(self) -> str:
+        """A short name for messages: the subject CN, else the whole subject."""
+        if self.subject is None:
+            return UNREADABLE
+        cn = self.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        return str(cn[0].value) if cn else _rfc4514(self.subject) or "(empty subject)"
+
+    def which(self, position: int) -> str:
+        return (
+            "the leaf certificate" if position == 0 else f"certificate {position} ({self.name()})"
+        )
+
+
+_E = TypeVar("_E", bound=x509.ExtensionType)
+
+
+def _name_of(cert: x509.Certificate) -> x509.Name:
+    name = cert.subject
+    name.rfc4514_string()  # decodes every attribute value
+    return name
+
+
+def _issuer_of(cert: x509.Certificate) -> x509.Name:
+    name = cert.issuer
+    name.rfc4514_string()
+    return name
+
+
+def _rfc4514(name: x509.Name | None) -> str:
+    return UNREADABLE if name is None else name.rfc4514_string()
+
+
+def served_chain(chain: Sequence[Served | x509.Certificate | bytes]) -> list[Served]:
+    """The certificates as served (DER or parsed), each read defensively."""
+    return [c if isinstance(c, Served) else Served(c) for c in chain]
 
 
 def _key(cert: x509.Certificate) -> tuple[str, int | None, str | None]:
@@ -76,62 +366,55 @@ def _key(cert: x509.Certificate) -> tuple[str, int | None, str | None]:
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
-    if cert.issuer != cert.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, Exception):  # signature or algorithm mismatch
-        return False
-    return True
+    return Served(cert).is_self_signed()
 
 
 def is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
+    return Served(cert).is_ca()
 
 
 def has_ca_issuers_url(cert: x509.Certificate) -> bool:
     """Whether the certificate says where its issuer can be fetched (AIA caIssuers)."""
-    try:
-        aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
-    except x509.ExtensionNotFound:
-        return False
-    return any(d.access_method == AuthorityInformationAccessOID.CA_ISSUERS for d in aia.value)
+    return Served(cert).has_ca_issuers_url()
 
 
-def days_left(cert: x509.Certificate, now: datetime) -> int:
-    """Whole days until the certificate expires; once expired, minus the whole days since."""
-    delta = cert.not_valid_after_utc - now
-    return delta.days if delta.total_seconds() >= 0 else -((now - cert.not_valid_after_utc).days)
+def days_left(cert: x509.Certificate | Served, now: datetime) -> int:
+    """Whole days until the certificate expires; once expired, minus the whole days since
+    (0 for a certificate that cannot be parsed at all)."""
+    end = cert.not_after if isinstance(cert, Served) else cert.not_valid_after_utc
+    if end is None:
+        return 0
+    delta = end - now
+    return delta.days if delta.total_seconds() >= 0 else -((now - end).days)
 
 
 def describe(
-    cert: x509.Certificate, position: int, now: datetime, with_pem: bool = False
+    cert: x509.Certificate | Served, position: int, now: datetime, with_pem: bool = False
 ) -> CertInfo:
-    dns_names, ips = _sans(cert)
-    key_type, key_size, curve = _key(cert)
-    oid = cert.signature_algorithm_oid
-    fp = cert.fingerprint(hashes.SHA256()).hex()
+    """What the certificate says, each part that cannot be read shown as ``(unreadable)``."""
+    s = cert if isinstance(cert, Served) else Served(cert)
+    dns_names, ips = s.sans()
+    key_type, key_size, curve = s.key
+    fp = hashlib.sha256(s.der).hexdigest()
+    c = s.cert
     return CertInfo(
         position=position,
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
+        subject=_rfc4514(s.subject),
+        issuer=_rfc4514(s.issuer),
         san_dns=tuple(dns_names),
         san_ip=tuple(ips),
-        serial=format(cert.serial_number, "x"),
-        not_before=_iso(cert.not_valid_before_utc),
-        not_after=_iso(cert.not_valid_after_utc),
-        days_left=days_left(cert, now),
+        serial=format(s.serial, "x") if s.serial is not None else UNREADABLE,
+        not_before=_iso(s.not_before) if s.not_before else UNREADABLE,
+        not_after=_iso(s.not_after) if s.not_after else UNREADABLE,
+        days_left=days_left(s, now),
         key_type=key_type,
         key_size=key_size,
         key_curve=curve,
-        signature_algorithm=getattr(oid, "_name", None) or oid.dotted_string,
+        signature_algorithm=_oid_name(c.signature_algorithm_oid) if c is not None else UNREADABLE,
         sha256=":".join(fp[i : i + 2] for i in range(0, len(fp), 2)),
-        is_ca=is_ca(cert),
-        self_signed=is_self_signed(cert),
-        pem=cert.public_bytes(serialization.Encoding.PEM).decode() if with_pem else None,
+        is_ca=s.is_ca(),
+        self_signed=s.is_self_signed(),
+        pem=ssl.DER_cert_to_PEM_cert(s.der) if with_pem else None,
     )
 
 
@@ -203,11 +486,11 @@ def _subject_for(name: str) -> x509.verification.Subject:  # type: ignore[name-d
         return DNSName(name.rstrip("."))
 
 
-def hostname_matches(cert: x509.Certificate, name: str) -> bool:
+def hostname_matches(cert: x509.Certificate | Served, name: str) -> bool:
     """RFC 6125 / RFC 9525 matching of ``name`` against the certificate's SANs: IP addresses
     against IP SANs; DNS names exactly or by a wildcard covering the whole leftmost label.
     The subject CN is not consulted (as browsers and the RFC require)."""
-    dns_names, ips = _sans(cert)
+    dns_names, ips = (cert if isinstance(cert, Served) else Served(cert)).sans()
     try:
         ip = ipaddress.ip_address(name)
     except ValueError:
@@ -226,119 +509,130 @@ def hostname_matches(cert: x509.Certificate, name: str) -> bool:
 
 
 def verify_trust(
-    chain: list[x509.Certificate], roots: list[x509.Certificate]
+    chain: Sequence[Served | x509.Certificate | bytes], roots: list[x509.Certificate]
 ) -> tuple[bool, str | None]:
     """Whether the served chain builds to one of ``roots`` (ignoring the host name), checked
     at a moment when every served certificate is valid so that expiry, reported on its own,
     does not hide whether the issuer is trusted."""
-    if not chain or not roots:
+    served = served_chain(chain)
+    if not served or not roots:
         return False, "no trust anchors" if not roots else "no certificate"
-    leaf = chain[0]
-    dns_names, ips = _sans(leaf)
+    unparsed = [i for i, s in enumerate(served) if s.cert is None]
+    if unparsed:
+        return False, f"certificate {unparsed[0]} cannot be parsed"
+    certs = [s.cert for s in served if s.cert is not None]
+    leaf = served[0]
+    dns_names, ips = leaf.sans()
     name = dns_names[0].replace("*", "wildcard") if dns_names else (ips[0] if ips else None)
     if name is None:
+        if leaf.unreadable(ExtensionOID.SUBJECT_ALTERNATIVE_NAME):
+            return False, "the leaf certificate's subjectAltName cannot be read"
         return False, "the leaf certificate has no subjectAltName"
-    start = max(c.not_valid_before_utc for c in chain)
-    end = min(c.not_valid_after_utc for c in chain)
+    start = max(c.not_valid_before_utc for c in certs)
+    end = min(c.not_valid_after_utc for c in certs)
     when = start if start <= end else datetime.now(UTC)
-    builder = PolicyBuilder().store(Store(roots)).time(when).max_chain_depth(8)
     try:
-        builder.build_server_verifier(_subject_for(name)).verify(leaf, chain[1:])
+        builder = PolicyBuilder().store(Store(roots)).time(when).max_chain_depth(8)
+        builder.build_server_verifier(_subject_for(name)).verify(certs[0], certs[1:])
     except VerificationError as exc:
-        return False, str(exc)
-    except ValueError as exc:
-        return False, str(exc)
+        return False, _detail(exc)
+    except _UNREADABLE_ERRORS as exc:
+        return False, _detail(exc)
     return True, None
 
 
-def _name(cert: x509.Certificate) -> str:
-    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(cn[0].value) if cn else cert.subject.rfc4514_string() or "(empty subject)"
-
-
 def problems(
-    chain: list[x509.Certificate],
+    chain: Sequence[Served | x509.Certificate | bytes],
     roots: list[x509.Certificate],
     name: str,
     now: datetime,
     min_days: int | None,
 ) -> tuple[bool, bool, list[ProbeError]]:
-    """(trusted, hostname_match, problems), the problems most serious first."""
+    """(trusted, hostname_match, problems), the problems most serious first: certificates
+    that cannot be read come first, since they explain the problems that follow."""
     found: list[ProbeError] = []
-    if not chain:
+    served = served_chain(chain)
+    if not served:
         return False, False, [ProbeError("handshake_failed", "the server sent no certificate")]
-    for i, c in enumerate(chain):
-        which = "the leaf certificate" if i == 0 else f"certificate {i} ({_name(c)})"
-        if c.not_valid_after_utc < now:
-            ago = (now - c.not_valid_after_utc).days
+    for i, s in enumerate(served):
+        for kind, what in s.faults:
+            found.append(ProbeError(kind, f"{s.which(i)} {what}"))
+    for i, s in enumerate(served):
+        after, before = s.not_after, s.not_before
+        if after is None or before is None:
+            continue
+        if after < now:
+            ago = (now - after).days
             found.append(
                 ProbeError(
                     "cert_expired",
-                    f"{which} expired on {_iso(c.not_valid_after_utc)} "
+                    f"{s.which(i)} expired on {_iso(after)} "
                     f"({ago} day{'s' if ago != 1 else ''} ago)",
                 )
             )
-        elif c.not_valid_before_utc > now:
+        elif before > now:
             found.append(
-                ProbeError(
-                    "cert_not_yet_valid",
-                    f"{which} is not valid before {_iso(c.not_valid_before_utc)}",
-                )
+                ProbeError("cert_not_yet_valid", f"{s.which(i)} is not valid before {_iso(before)}")
             )
-    trusted, why = verify_trust(chain, roots)
+    trusted, why = verify_trust(served, roots)
     if not trusted:
-        leaf, top = chain[0], chain[-1]
-        root_names = {r.subject for r in roots}
-        if is_self_signed(leaf):
+        leaf, top = served[0], served[-1]
+        root_names = {r.subject for r in served_chain(roots) if r.subject is not None}
+        if leaf.is_self_signed():
             found.append(
                 ProbeError(
                     "self_signed",
-                    f"the leaf certificate is self-signed ({_name(leaf)}) and not trusted",
+                    f"the leaf certificate is self-signed ({leaf.name()}) and not trusted",
                 )
             )
-        elif is_self_signed(top):
+        elif top.is_self_signed():
             found.append(
                 ProbeError(
                     "untrusted_issuer",
-                    f"the chain ends at {_name(top)}, a root that is not trusted",
+                    f"the chain ends at {top.name()}, a root that is not trusted",
                 )
             )
-        elif top.issuer not in root_names and len(chain) == 1 and has_ca_issuers_url(leaf):
+        elif top.issuer is None or any(s.cert is None for s in served):
+            found.append(ProbeError("untrusted_issuer", f"the chain does not verify: {why}"))
+        elif top.issuer not in root_names and len(served) == 1 and leaf.has_ca_issuers_url():
             found.append(
                 ProbeError(
                     "incomplete_chain",
                     "the server sent only the leaf; its issuer "
-                    f"{top.issuer.rfc4514_string()} is not in the trust store, so the server "
+                    f"{_rfc4514(top.issuer)} is not in the trust store, so the server "
                     "must send the intermediate certificate",
                 )
             )
         elif top.issuer not in root_names:
             found.append(
-                ProbeError(
-                    "untrusted_issuer", f"the issuer {top.issuer.rfc4514_string()} is not trusted"
-                )
+                ProbeError("untrusted_issuer", f"the issuer {_rfc4514(top.issuer)} is not trusted")
             )
         else:
             found.append(ProbeError("untrusted_issuer", f"the chain does not verify: {why}"))
-    match = hostname_matches(chain[0], name)
+    match = hostname_matches(served[0], name)
     if not match:
-        dns_names, ips = _sans(chain[0])
-        names = ", ".join([*dns_names, *ips]) or "no subjectAltName"
+        dns_names, ips = served[0].sans()
+        names = ", ".join([*dns_names, *ips]) or (
+            "nothing that can be read"
+            if served[0].cert is None
+            else "a subjectAltName that cannot be read"
+            if served[0].unreadable(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+            else "no subjectAltName"
+        )
         found.append(
             ProbeError(
                 "hostname_mismatch", f"the certificate is not valid for {name} (it names {names})"
             )
         )
-    if min_days is not None:
-        soonest = min(chain, key=lambda c: c.not_valid_after_utc)
+    dated = [(i, s, s.not_after) for i, s in enumerate(served) if s.not_after is not None]
+    if min_days is not None and dated:
+        pos, soonest, end = min(dated, key=lambda d: d[2])
         left = days_left(soonest, now)
-        if 0 <= left < min_days or (soonest.not_valid_after_utc >= now and left < min_days):
-            pos = chain.index(soonest)
-            which = "the leaf certificate" if pos == 0 else f"certificate {pos} ({_name(soonest)})"
+        if 0 <= left < min_days or (end >= now and left < min_days):
             found.append(
                 ProbeError(
                     "expiring_soon",
-                    f"{which} expires on {_iso(soonest.not_valid_after_utc)}, in {left} days "
+                    f"{soonest.which(pos)} expires on {_iso(end)}, in {left} days "
                     f"(--min-days {min_days})",
                 )
             )

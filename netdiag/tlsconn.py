@@ -17,8 +17,7 @@ import selectors
 import socket
 from dataclasses import dataclass, field
 
-from cryptography import x509
-from OpenSSL import SSL
+from OpenSSL import SSL, crypto
 
 from netdiag.clock import now_ns
 from netdiag.result import ProbeError
@@ -45,8 +44,9 @@ class TlsSession:
     cipher: str
     cipher_bits: int | None
     alpn: str | None
-    chain: list[x509.Certificate]
-    """The certificates exactly as the server sent them, leaf first."""
+    chain: list[bytes]
+    """The certificates exactly as the server sent them (DER), leaf first: not parsed here,
+    so that one that cryptography cannot read is judged (and reported) with the others."""
     ocsp_response: bytes | None
     """The stapled OCSP response (DER), or None when none was stapled."""
     sni: str | None = None
@@ -188,7 +188,9 @@ def handshake(
     finally:
         sel.close()
     took = (now_ns() - start) / 1e6
-    chain = conn.get_peer_cert_chain(as_cryptography=True) or []
+    chain = [
+        crypto.dump_certificate(crypto.FILETYPE_ASN1, c) for c in conn.get_peer_cert_chain() or []
+    ]
     alpn_raw = conn.get_alpn_proto_negotiated()
     return TlsSession(
         conn=conn,

@@ -80,25 +80,37 @@ def make_leaf(
     not_after: datetime | None = None,
     key_kind: str = "ec",
     aia: bool = True,
+    subject: x509.Name | None = None,
+    raw_extensions: dict[x509.ObjectIdentifier, bytes] | None = None,
 ) -> Issued:
-    """A server certificate; ``issuer`` None makes it self-signed."""
+    """A server certificate; ``issuer`` None makes it self-signed. ``subject`` replaces the
+    usual one (O=netdiag lab, CN=``cn``); ``raw_extensions`` replaces the value of an
+    extension (or adds one) with the given DER, taken as is: malformed on purpose."""
     key = new_key(key_kind)
     now = datetime.now(UTC)
     sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
     sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ips]
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (x509.SubjectAlternativeName(sans), False),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+        (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+    ]
+    for oid, der in (raw_extensions or {}).items():
+        kept = [(e, c) for e, c in extensions if e.oid != oid]
+        critical = next((c for e, c in extensions if e.oid == oid), False)
+        extensions = [*kept, (x509.UnrecognizedExtension(oid, der), critical)]
     builder = (
         x509.CertificateBuilder()
-        .subject_name(_name(cn))
-        .issuer_name(issuer.cert.subject if issuer else _name(cn))
+        .subject_name(subject or _name(cn))
+        .issuer_name(issuer.cert.subject if issuer else (subject or _name(cn)))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before or now - DAY)
         .not_valid_after(not_after or now + 90 * DAY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
+    for ext, critical in extensions:
+        builder = builder.add_extension(ext, critical=critical)
     if issuer is not None:
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[arg-type]
@@ -119,6 +131,27 @@ def make_leaf(
             )
     signer = issuer.key if issuer else key
     return Issued(builder.sign(signer, hashes.SHA256()), key)  # type: ignore[arg-type]
+
+
+TERMINAL_ESCAPES = "evil\x1b[2J\x1b]0;pwned\x07\x1b[1A\x1b[2K"
+"""Clear the screen, set the window title, erase the line above: what a hostile CN may hold."""
+
+
+def escape_name(cn: str) -> x509.Name:
+    """A subject whose O and CN hold terminal escape sequences (as UTF8String, which may
+    carry control characters; a PrintableString may not)."""
+    from cryptography.x509.name import _ASN1Type
+
+    return x509.Name(
+        [
+            x509.NameAttribute(
+                NameOID.ORGANIZATION_NAME, TERMINAL_ESCAPES + " org", _type=_ASN1Type.UTF8String
+            ),
+            x509.NameAttribute(
+                NameOID.COMMON_NAME, f"{TERMINAL_ESCAPES} {cn}", _type=_ASN1Type.UTF8String
+            ),
+        ]
+    )
 
 
 def pem(*certs: x509.Certificate) -> bytes:

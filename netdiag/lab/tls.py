@@ -8,6 +8,7 @@ root with ``--ca-file``; the servers themselves present one chain whatever SNI s
 from __future__ import annotations
 
 import contextlib
+import functools
 import selectors
 import shutil
 import socket
@@ -18,11 +19,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
+
+from cryptography import x509
+from cryptography.x509.oid import ExtensionOID
 
 from netdiag.lab.listeners import IO_TIMEOUT, Handler, Listeners
-from netdiag.lab.pki import DAY, Issued, make_ca, make_leaf, pem, write_pair
+from netdiag.lab.pki import DAY, Issued, escape_name, make_ca, make_leaf, pem, write_pair
 
 ALPN = ["h2", "http/1.1"]
+MALFORMED: dict[str, dict[x509.ObjectIdentifier, bytes]] = {
+    # a dNSName said to be 9 bytes long, in a SEQUENCE said to be 5
+    "bad-san": {ExtensionOID.SUBJECT_ALTERNATIVE_NAME: b"\x30\x05\x82\x09bad"},
+    # an INTEGER said to be 5 bytes long, with none
+    "bad-basic-constraints": {ExtensionOID.BASIC_CONSTRAINTS: b"\x30\x02\x02\x05"},
+}
+"""Lab cases whose leaf has an extension with malformed DER, by case name."""
+_R = TypeVar("_R")
 
 
 def _drain(sock: socket.socket | ssl.SSLSocket) -> None:
@@ -146,6 +159,77 @@ def ocsp_stapling_handler(cert_path: Path, key_path: Path, ocsp_der: bytes) -> H
     return handle
 
 
+class OpenSSLStream:
+    """A server-side pyOpenSSL connection with the ``recv``/``sendall`` of a socket, each wait
+    bounded by IO_TIMEOUT. For what the ssl module refuses to serve: OpenSSL's ``ssl`` front
+    end rejects a certificate whose extensions do not parse, pyOpenSSL's does not."""
+
+    def __init__(self, conn: Any, sock: socket.socket) -> None:
+        self.conn, self.sock = conn, sock
+
+    def _wait(self, write: bool) -> None:
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.sock, selectors.EVENT_WRITE if write else selectors.EVENT_READ)
+            if not sel.select(IO_TIMEOUT):
+                raise TimeoutError("the client went quiet")
+
+    def _call(self, op: Callable[[], _R]) -> _R:
+        from OpenSSL import SSL
+
+        for _ in range(100_000):  # each turn waits for the socket, so this is only a backstop
+            try:
+                return op()
+            except SSL.WantReadError:
+                self._wait(write=False)
+            except SSL.WantWriteError:
+                self._wait(write=True)
+            except SSL.Error as exc:
+                raise OSError(str(exc)) from None
+        raise TimeoutError("the client went quiet")
+
+    def do_handshake(self) -> None:
+        self._call(self.conn.do_handshake)
+
+    def recv(self, n: int) -> bytes:
+        """Up to ``n`` bytes; OSError at the client's close or on any TLS error."""
+        return self._call(functools.partial(self.conn.recv, n))
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            sent = self._call(functools.partial(self.conn.send, bytes(view[:16384])))
+            view = view[sent:]
+
+    def selected_alpn_protocol(self) -> str | None:
+        return None
+
+
+def openssl_handler(
+    cert_path: Path, key_path: Path, after: Callable[[Any], None] = _drain
+) -> Handler:
+    """A TLS server on pyOpenSSL serving the chain in ``cert_path``, then ``after(stream)``."""
+    from OpenSSL import SSL
+
+    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    ctx.use_certificate_chain_file(str(cert_path))
+    ctx.use_privatekey_file(str(key_path))
+
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(0)
+        server = SSL.Connection(ctx, conn)
+        server.set_accept_state()
+        stream = OpenSSLStream(server, conn)
+        try:
+            stream.do_handshake()
+            after(stream)
+        except OSError:
+            return
+        with contextlib.suppress(SSL.Error, OSError):
+            server.shutdown()
+
+    return handle
+
+
 def server_context(
     cert: Path,
     key: Path,
@@ -260,6 +344,7 @@ class TlsLab:
             self._add(f"starttls_{proto}", starttls_handler(proto, good_ctx), "good.lab.test")
         self._add_ocsp(inter)
         self._add_web(inter)
+        self._add_hostile(inter)
 
     def _add_web(self, inter: Issued) -> None:
         from netdiag.lab.http import start_http
@@ -271,6 +356,38 @@ class TlsLab:
         https_ctx.set_alpn_protocols(["http/1.1"])
         h2_ctx = server_context(cert, key)
         self.urls.update(start_http(self.listeners, https_ctx, h2_ctx))
+
+    def _add_hostile(self, inter: Issued) -> None:
+        """Certificates that attack the client: ``tls_bad_san`` and ``tls_bad_basic_constraints``
+        serve a leaf whose extension DER does not parse (on pyOpenSSL: the ssl module refuses
+        to load such a certificate), and ``tls_escape`` a good chain whose leaf subject (O and
+        CN) holds terminal escape sequences. Web servers (HTTP/1.1) with the same
+        certificates: ``urls["https_bad_san"]`` and ``urls["https_escape"]`` (whose leaf also
+        names 127.0.0.1, so that it is trusted and matches there)."""
+        from netdiag.lab.http import Site, serve_http1, tls_http_handler
+
+        d = self.directory
+        assert d is not None
+        served: dict[str, tuple[Path, Path]] = {}
+        for case, raw in MALFORMED.items():
+            name = f"{case}.lab.test"
+            leaf = make_leaf(inter, name, [name], ["127.0.0.1"], raw_extensions=raw)
+            served[case] = write_pair(d, case, [leaf.cert, inter.cert], leaf.key)
+            self._add(case.replace("-", "_"), openssl_handler(*served[case]), name)
+        name = "escape.lab.test"
+        leaf = make_leaf(inter, name, [name], ["127.0.0.1"], subject=escape_name(name))
+        cert, key = write_pair(d, "escape", [leaf.cert, inter.cert], leaf.key)
+        self._add("escape", tls_handler(server_context(cert, key)), name)
+
+        site = Site()
+        host, port = self.listeners.add(
+            openssl_handler(*served["bad-san"], after=lambda s: serve_http1(s, site))
+        )
+        self.urls["https_bad_san"] = f"https://{host}:{port}"
+        escape_ctx = server_context(cert, key)
+        escape_ctx.set_alpn_protocols(["http/1.1"])
+        host, port = self.listeners.add(tls_http_handler(escape_ctx, site))
+        self.urls["https_escape"] = f"https://{host}:{port}"
 
     def _add_ocsp(self, inter: Issued) -> None:
         from cryptography.hazmat.primitives import hashes, serialization

@@ -7,6 +7,7 @@ says whether it builds to the trust store (``trusted``), whether it names the ho
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from netdiag.certs import (
     describe,
     load_pem_bundle,
     problems,
+    served_chain,
     system_trust_store,
 )
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
@@ -232,10 +234,14 @@ def _probe(target: Target, opts: TlsOptions, out: _Report) -> TlsReport:
         session.close()
 
 
-def judge(chain: list[x509.Certificate], verify_name: str, opts: TlsOptions) -> dict[str, object]:
-    """The verdict fields for a served chain: its description, trust, host name match, the
-    earliest expiry and every problem (most serious first)."""
+def judge(
+    chain: Sequence[bytes | x509.Certificate], verify_name: str, opts: TlsOptions
+) -> dict[str, object]:
+    """The verdict fields for a served chain (DER as sent, or parsed): its description, trust,
+    host name match, the earliest expiry and every problem (most serious first). A certificate
+    that cannot be read, wholly or in part, is a problem here, never an exception."""
     now = datetime.now(UTC)
+    served = served_chain(chain)
     unreadable: str | None = None
     if opts.ca_file is not None:
         data = opts.ca_pem
@@ -248,7 +254,7 @@ def judge(chain: list[x509.Certificate], verify_name: str, opts: TlsOptions) -> 
         store: str | None = str(opts.ca_file)
     else:
         roots, store = system_trust_store()
-    trusted, match, found = problems(chain, roots, verify_name, now, opts.min_days)
+    trusted, match, found = problems(served, roots, verify_name, now, opts.min_days)
     if not roots:
         why = unreadable or (f"none in {store}" if store else "no system CA bundle")
         found.insert(
@@ -259,11 +265,12 @@ def judge(chain: list[x509.Certificate], verify_name: str, opts: TlsOptions) -> 
                 hint="give --ca-file PEM with the CAs to trust",
             ),
         )
-    infos = tuple(describe(c, i, now, with_pem=opts.pem) for i, c in enumerate(chain))
+    infos = tuple(describe(s, i, now, with_pem=opts.pem) for i, s in enumerate(served))
+    dated = [(s.not_after, i) for i, s in enumerate(served) if s.not_after is not None]
     earliest = None
-    if chain:
-        i = min(range(len(chain)), key=lambda k: chain[k].not_valid_after_utc)
-        earliest = Expiry(i, infos[i].subject, infos[i].not_after, days_left(chain[i], now))
+    if dated:
+        _, i = min(dated)
+        earliest = Expiry(i, infos[i].subject, infos[i].not_after, days_left(served[i], now))
     return {
         "chain": infos,
         "trusted": trusted,
