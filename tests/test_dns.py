@@ -454,7 +454,10 @@ def test_trace_limit_keeps_the_hops_so_far(dnslab):
     opts = dnstrace.TraceOptions(port=int(dnslab["port"]), timeout=0.5, max_queries=3)
     report = dnstrace.trace(dns.name.from_text("host.example.test"), dns.rdatatype.A, roots, opts)
     assert report.error.kind == "limit"
-    assert [h.zone for h in report.hops] == [".", "test."]
+    # the zone it stopped at is kept too, with no server asked
+    assert [h.zone for h in report.hops] == [".", "test.", "example.test."]
+    assert report.hops[-1].outcome == "stopped" and report.hops[-1].servers == ()
+    assert "example.test." in report.error.message
 
 
 def test_ctrl_c_during_trace_prints_what_was_measured(dnslab):

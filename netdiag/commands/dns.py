@@ -32,6 +32,13 @@ gives it and resolving glueless name servers from the root too. No recursive res
 used, so the trace works where the system resolver is broken or absent. Lame delegations,
 upward or sideways referrals, delegation loops and responses that fail validation (garbage,
 wrong ID, wrong question) are reported. --port applies to every server asked, as with dig.
+The whole trace is bounded by the clock: --trace-timeout, by default 15 x --timeout (30 s at
+the default --timeout of 2 s); each query also waits at most --timeout, and at most 200
+queries are sent. A trace stopped by a bound shows what it measured, the zone it was working
+on included, and fails with error kind timeout (or limit, for the query count).
+
+Rejected responses are all counted (rejected_count in JSON) but only the first 10 are kept and
+shown, so a server flooding replies cannot fill memory or the screen.
 
 A lookup is healthy when the rcode is NOERROR and the answer holds a record of the requested
 type (following CNAMEs); NXDOMAIN, NODATA, SERVFAIL, REFUSED and timeouts are unhealthy, and
@@ -89,7 +96,8 @@ def command(
             min=0,
             max=10,
             metavar="N",
-            help="Repeat a query that got no answer N times (lookups).",
+            help="Repeat a query that got no response at all N times (lookups); a query "
+            "whose responses were all rejected is not repeated.",
         ),
     ] = 1,
     reverse: Annotated[
@@ -108,7 +116,20 @@ def command(
     root_hints: Annotated[
         Path | None,
         typer.Option(
-            "--root-hints", metavar="FILE", help="Root hints file (named.root format) for --trace."
+            "--root-hints",
+            metavar="FILE",
+            help="Root hints file (named.root format) for --trace; at most 4 MiB.",
+        ),
+    ] = None,
+    trace_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--trace-timeout",
+            min=0.01,
+            max=3600.0,
+            metavar="SECONDS",
+            help="Bound on the whole --trace, by the clock  [default: 15 x --timeout]",
+            show_default=False,
         ),
     ] = None,
     ipv4: IPv4Option = False,
@@ -123,8 +144,8 @@ def command(
     if do_trace:
         if servers:
             raise usage_error("--trace asks the authoritative servers itself; drop --server")
-    elif roots or root_hints:
-        raise usage_error("--root and --root-hints go with --trace")
+    elif roots or root_hints or trace_timeout is not None:
+        raise usage_error("--root, --root-hints and --trace-timeout go with --trace")
 
     import dns.exception
     import dns.name
@@ -153,7 +174,9 @@ def command(
     if do_trace:
         if len(rdtypes) != 1:
             raise usage_error("--trace follows one record type at a time")
-        report = _trace(qname, rdtypes[0], roots or [], root_hints, port, timeout, tcp, version)
+        report = _trace(
+            qname, rdtypes[0], roots or [], root_hints, port, timeout, trace_timeout, tcp, version
+        )
     else:
         report = _lookup(qname, rdtypes, servers or [], port, tcp, timeout, retries, version)
 
@@ -237,10 +260,12 @@ def _trace(
     root_hints: Path | None,
     port: int,
     timeout: float,
+    trace_timeout: float | None,
     tcp: bool,
     version: int | None,
 ) -> DnsTraceReport:
     from netdiag.cli import usage_error
+    from netdiag.files import FileError, read_text_bounded
     from netdiag.probes.dnstrace import (
         NameServer,
         TraceOptions,
@@ -261,16 +286,23 @@ def _trace(
         roots.append(NameServer(host, host, "given"))
     if root_hints is not None:
         try:
-            roots.extend(load_root_hints(root_hints.read_text()))
-        except (OSError, UnicodeError) as exc:
-            raise usage_error(f"--root-hints {root_hints}: {exc}") from None
+            text = read_text_bounded(root_hints)
+        except FileError as exc:
+            raise usage_error(f"--root-hints {exc}") from None
+        try:
+            roots.extend(load_root_hints(text))
         except Exception as exc:  # dnspython's zone-file errors
-            raise usage_error(f"--root-hints {root_hints}: not a root hints file: {exc}") from None
+            reason = " ".join(str(exc).split())  # one line
+            raise usage_error(
+                f"--root-hints {root_hints}: not a root hints file: {reason}"
+            ) from None
     if not roots:
         roots = builtin_roots()
     if version is not None and not any((":" in r.address) == (version == 6) for r in roots):
         raise usage_error(f"no IPv{version} root server address to start from")
-    opts = TraceOptions(port=port, timeout=timeout, tcp=tcp, version=version)
+    opts = TraceOptions(
+        port=port, timeout=timeout, tcp=tcp, version=version, total_seconds=trace_timeout
+    )
     return trace(qname, rdtype, roots, opts)
 
 

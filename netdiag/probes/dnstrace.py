@@ -8,8 +8,11 @@ recursive resolver is involved at any point: unlike ``dig +trace``, this works w
 system resolver is broken or absent.
 
 Everything is bounded: zone cuts per trace, nested glueless depth, CNAME chain length, the
-total number of queries and the total time. Lame servers, upward and sideways referrals,
-delegation loops and responses that fail validation are reported, not trusted.
+total number of queries and the total time (by the clock: :meth:`TraceOptions.total_bound`,
+by default :data:`TOTAL_ROUNDS` times the per-query timeout). A trace stopped by a bound keeps
+what it measured: the zone it was working on appears, with the servers asked so far. Lame
+servers, upward and sideways referrals, delegation loops and responses that fail validation
+are reported, not trusted.
 """
 
 from __future__ import annotations
@@ -51,6 +54,12 @@ ROOT_HINTS: tuple[tuple[str, str, str], ...] = (
 USABLE = ("answer", "nxdomain", "nodata", "referral")
 """Server outcomes that move the trace on, best first."""
 
+TOTAL_ROUNDS = 15
+"""Without an explicit total, a trace may last this many per-query timeouts (30 s at the
+default 2 s, as dig's +trace would wait for 15 unanswered queries in a row). Each round of
+queries (a zone's servers, asked concurrently) waits at most one timeout, and a trace takes
+a round per zone cut, more for lame servers, glueless name servers and CNAMEs."""
+
 
 @dataclass(frozen=True, slots=True)
 class NameServer:
@@ -73,7 +82,14 @@ class TraceOptions:
     max_zone_cuts: int = 32
     max_cnames: int = 8
     max_glueless_depth: int = 4
-    total_seconds: float = 30.0
+    total_seconds: float | None = None
+    """The bound on the whole trace, by the clock; None: :data:`TOTAL_ROUNDS` x ``timeout``."""
+
+    def total_bound(self) -> float:
+        """Seconds the whole trace may take."""
+        if self.total_seconds is not None:
+            return self.total_seconds
+        return TOTAL_ROUNDS * self.timeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +125,8 @@ class Hop:
     servers: tuple[TraceServer, ...]
     glueless: tuple[GluelessLookup, ...]
     outcome: str
+    """The best server outcome (answer, nxdomain, nodata, referral); ``failed`` when no server
+    gave a usable one; ``stopped`` when a trace bound (time or queries) ended the trace here."""
     referral: str | None
     disagreement: str | None
 
@@ -146,11 +164,20 @@ class DnsTraceReport:
 
 
 class _Stop(Exception):
-    """A trace limit was reached: unwinds to the top with the reason."""
+    """A trace bound was reached: unwinds to the top with the reason, and each level on the
+    way adds what it had measured, so that the report keeps it."""
 
     def __init__(self, error: ProbeError) -> None:
         super().__init__(error.message)
         self.error = error
+        self.lookups: list[GluelessLookup] | None = None
+        """The glueless lookups of the zone being worked on, the last one cut short."""
+        self.hop: Hop | None = None
+        """The zone being worked on, with the servers asked so far."""
+        self.trace: Trace | None = None
+        """The trace being worked on, ending with that zone."""
+        self.followed: list[Trace] | None = None
+        """The CNAME traces so far, the last one cut short."""
 
 
 def load_root_hints(text: str) -> list[NameServer]:
@@ -233,7 +260,8 @@ class Tracer:
         self.opts = opts
         self.queries = 0
         self.start = now_ns()
-        self.deadline = self.start + int(opts.total_seconds * 1e9)
+        self.total = opts.total_bound()
+        self.deadline = self.start + int(self.total * 1e9)
         self.stack: list[tuple[str, str]] = []
         self.first_hops: list[Hop] | None = None
 
@@ -241,15 +269,15 @@ class Tracer:
     def _ask(
         self, server: NameServer, qname: dns.name.Name, rdtype: int, zone: dns.name.Name
     ) -> _Asked:
-        left = (self.deadline - now_ns()) / 1e9
         query = make_query(qname, rdtype, recursion_desired=False)
         ex = exchange(
             query,
             server.address,
             self.opts.port,
             tcp=self.opts.tcp,
-            timeout=max(0.05, min(self.opts.timeout, left)),
+            timeout=self.opts.timeout,
             retries=0,
+            deadline_ns=self.deadline,
         )
         if ex.response is None:
             assert ex.error is not None
@@ -258,17 +286,23 @@ class Tracer:
         outcome, detail, ref = classify(ex.response, qname, rdtype, zone)
         return _Asked(server, ex, outcome, detail, ref)
 
-    def _budget(self, wanted: int) -> None:
+    def _budget(self, wanted: int, zone: dns.name.Name) -> None:
         if self.queries + wanted > self.opts.max_queries:
             raise _Stop(
                 ProbeError(
-                    "limit", f"the trace would exceed {self.opts.max_queries} queries; stopped"
+                    "limit",
+                    f"the trace would exceed {self.opts.max_queries} queries at {zone}; stopped",
                 )
             )
+        self._clock(zone)
+
+    def _clock(self, zone: dns.name.Name) -> None:
         if now_ns() >= self.deadline:
             raise _Stop(
                 ProbeError(
-                    "limit", f"the trace took longer than {self.opts.total_seconds:g} s; stopped"
+                    "timeout",
+                    f"the trace reached its total time bound of {self.total:g} s while asking "
+                    f"the name servers of {zone}; stopped",
                 )
             )
 
@@ -302,6 +336,12 @@ class Tracer:
                     sub, _ = self._follow(
                         dns.name.from_text(ns), dns.rdatatype.from_text(t), depth + 1
                     )
+                except _Stop as stop:
+                    if stop.trace is not None:
+                        lookups.append(GluelessLookup(ns, (), stop.trace))
+                    stop.trace = stop.followed = None
+                    stop.lookups = lookups
+                    raise
                 finally:
                     self.stack.pop()
                 addrs = tuple(r.data for r in sub.answer if r.type == t)
@@ -323,48 +363,29 @@ class Tracer:
     ) -> tuple[Hop, _Asked | None]:
         candidates = _order(addressed, self.opts.version)
         lookups: list[GluelessLookup] = []
-        if not candidates and glueless:
-            resolved, lookups = self._resolve_glueless(glueless, depth)
-            candidates = _order(resolved, self.opts.version)
         asked: list[_Asked] = []
-        step = max(1, self.opts.servers_per_zone)
-        for i in range(0, len(candidates), step):
-            batch = candidates[i : i + step]
-            self._budget(len(batch))
-            calls = [functools.partial(self._ask, s, qname, rdtype, zone) for s in batch]
-            results = run_all(calls, workers=len(batch))
-            for a in results:
-                self.queries += a.exchange.attempts
-            asked.extend(results)
-            if any(a.outcome in USABLE for a in results):
-                break
-        usable = [a for a in asked if a.outcome in USABLE]
-        chosen = min(usable, key=lambda a: USABLE.index(a.outcome)) if usable else None
-        servers = tuple(
-            TraceServer(
-                name=a.server.name,
-                address=a.server.address,
-                glue=a.server.source == "glue",
-                source=a.server.source,
-                rtt_ms=a.exchange.query_ms,
-                rcode=rcode_text(a.exchange.response) if a.exchange.response is not None else None,
-                outcome=a.outcome,
-                detail=a.detail,
-                transport=a.exchange.transport,
-                truncated=a.exchange.truncated,
-            )
-            for a in asked
-        )
-        hop = Hop(
-            zone=zone.to_text(),
-            nameservers=tuple(nameservers),
-            servers=servers,
-            glueless=tuple(lookups),
-            outcome=chosen.outcome if chosen else "failed",
-            referral=chosen.referral.to_text() if chosen and chosen.referral else None,
-            disagreement=_disagreement(usable),
-        )
-        return hop, chosen
+        try:
+            if not candidates and glueless:
+                resolved, lookups = self._resolve_glueless(glueless, depth)
+                candidates = _order(resolved, self.opts.version)
+            step = max(1, self.opts.servers_per_zone)
+            for i in range(0, len(candidates), step):
+                batch = candidates[i : i + step]
+                self._budget(len(batch), zone)
+                calls = [functools.partial(self._ask, s, qname, rdtype, zone) for s in batch]
+                results = run_all(calls, workers=len(batch))
+                for a in results:
+                    self.queries += a.exchange.attempts
+                asked.extend(results)
+                if any(a.outcome in USABLE for a in results):
+                    break
+                self._clock(zone)  # the total bound cut these queries short: say so
+        except _Stop as stop:
+            if stop.lookups is not None:
+                lookups, stop.lookups = stop.lookups, None
+            stop.hop, _ = _hop(zone, nameservers, asked, lookups, stopped=True)
+            raise
+        return _hop(zone, nameservers, asked, lookups, stopped=False)
 
     # -- one name, from the root down -----------------------------------------------------
     def _trace(self, qname: dns.name.Name, rdtype: int, depth: int) -> Trace:
@@ -381,7 +402,17 @@ class Tracer:
             if len(hops) >= self.opts.max_zone_cuts:
                 err = ProbeError("limit", f"more than {self.opts.max_zone_cuts} zone cuts")
                 return Trace(qname.to_text(), tname, "failed", err, tuple(hops), (), None)
-            hop, chosen = self._zone(zone, nameservers, addressed, glueless, qname, rdtype, depth)
+            try:
+                hop, chosen = self._zone(
+                    zone, nameservers, addressed, glueless, qname, rdtype, depth
+                )
+            except _Stop as stop:
+                if stop.hop is not None:
+                    hops.append(stop.hop)
+                    stop.hop = None
+                err = stop.error
+                stop.trace = Trace(qname.to_text(), tname, "failed", err, tuple(hops), (), None)
+                raise
             hops.append(hop)
             if chosen is None:
                 err = _zone_failure(hop)
@@ -431,7 +462,16 @@ class Tracer:
                 )
                 return whole, followed
             seen.add(target)
-            current = self._trace(target, rdtype, depth)
+            try:
+                current = self._trace(target, rdtype, depth)
+            except _Stop as stop:
+                if stop.trace is not None:
+                    followed.append(stop.trace)
+                stop.trace = Trace(
+                    first.name, first.type, "failed", stop.error, first.hops, tuple(answer), None
+                )
+                stop.followed = followed
+                raise
             followed.append(current)
             answer.extend(current.answer)
         whole = Trace(
@@ -456,6 +496,7 @@ class Tracer:
             error = trace.error
         except _Stop as stop:
             error = stop.error
+            trace, followed = stop.trace, stop.followed or []
         except KeyboardInterrupt:
             interrupted = True
             error = ProbeError("interrupted", "interrupted before the trace finished")
@@ -523,6 +564,45 @@ def _delegation(
             glueless.append(name.to_text())
     addressed.sort(key=lambda s: (s.name, s.address))  # a stable order to ask and show
     return sorted(n.to_text() for n in names), addressed, sorted(glueless)
+
+
+def _hop(
+    zone: dns.name.Name,
+    nameservers: Sequence[str],
+    asked: list[_Asked],
+    lookups: list[GluelessLookup],
+    *,
+    stopped: bool,
+) -> tuple[Hop, _Asked | None]:
+    """The hop for ``zone`` from the servers asked, and the answer the trace goes on with."""
+    usable = [a for a in asked if a.outcome in USABLE]
+    chosen = min(usable, key=lambda a: USABLE.index(a.outcome)) if usable else None
+    servers = tuple(
+        TraceServer(
+            name=a.server.name,
+            address=a.server.address,
+            glue=a.server.source == "glue",
+            source=a.server.source,
+            rtt_ms=a.exchange.query_ms,
+            rcode=rcode_text(a.exchange.response) if a.exchange.response is not None else None,
+            outcome=a.outcome,
+            detail=a.detail,
+            transport=a.exchange.transport,
+            truncated=a.exchange.truncated,
+        )
+        for a in asked
+    )
+    outcome = chosen.outcome if chosen else "stopped" if stopped else "failed"
+    hop = Hop(
+        zone=zone.to_text(),
+        nameservers=tuple(nameservers),
+        servers=servers,
+        glueless=tuple(lookups),
+        outcome=outcome,
+        referral=chosen.referral.to_text() if chosen and chosen.referral else None,
+        disagreement=_disagreement(usable),
+    )
+    return hop, chosen
 
 
 def _disagreement(usable: list[_Asked]) -> str | None:

@@ -130,6 +130,15 @@ def _hop_node(tree: Tree, hop: Hop) -> None:
         node.add(line)
     if hop.disagreement:
         node.add(Text(f"servers disagree: {hop.disagreement}", style="yellow"))
+    if hop.outcome == "stopped":
+        asked = len(hop.servers)
+        node.add(
+            Text(
+                f"stopped here by a trace bound, after asking {asked} "
+                f"server{'s' if asked != 1 else ''} of this zone",
+                style=BAD_STYLE,
+            )
+        )
 
 
 def trace_nodes(tree: Tree, trace: Trace) -> None:
