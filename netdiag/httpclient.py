@@ -17,12 +17,17 @@ import h11
 
 from netdiag.clock import now_ns
 from netdiag.result import ProbeError
-from netdiag.tcpconnect import wait_ready
+from netdiag.tcpconnect import check_deadline, wait_ready
 
 READ_SIZE = 65536
 
 
 class Stream(Protocol):
+    """A connection read and written against a deadline (``now_ns()`` nanoseconds).
+
+    ``recv`` and ``sendall`` raise TimeoutError once the deadline has passed, checked by the
+    clock before every attempt: whether the peer is silent or never stops sending."""
+
     def recv(self, n: int, deadline_ns: int) -> bytes: ...
     def sendall(self, data: bytes, deadline_ns: int) -> None: ...
     def close(self) -> None: ...
@@ -40,6 +45,7 @@ class PlainStream:
 
     def recv(self, n: int, deadline_ns: int) -> bytes:
         while True:
+            check_deadline(deadline_ns)
             try:
                 return self.sock.recv(n)
             except BlockingIOError:
@@ -48,6 +54,7 @@ class PlainStream:
     def sendall(self, data: bytes, deadline_ns: int) -> None:
         view = memoryview(data)
         while view:
+            check_deadline(deadline_ns)
             try:
                 view = view[self.sock.send(view) :]
             except BlockingIOError:
@@ -63,18 +70,51 @@ class Exchange:
     reason: str = ""
     http_version: str | None = None
     response_headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
+    body: bytearray = field(default_factory=bytearray)
+    """The body as received, at most ``max_body_bytes`` (grown in place, never copied)."""
     body_bytes: int = 0
+    header_bytes: int = 0
+    """Header bytes received: every informational (1xx) response, the final response's
+    headers and any trailers, counted against ``max_header_bytes``."""
+    informational: int = 0
+    """How many informational (1xx) responses came before the final one."""
     truncated: bool = False
     request_sent_ns: int | None = None
     first_byte_ns: int | None = None
     last_byte_ns: int | None = None
     reusable: bool = False
+    retryable: bool = False
+    """The connection closed or failed before any byte of the response came: on a reused
+    connection the request may be repeated on a new one (curl's rule)."""
     error: ProbeError | None = None
 
 
 def _timeout_error(what: str, timeout: float) -> ProbeError:
     return ProbeError("timeout", f"{what} within the hop's {timeout:g} s (--timeout)")
+
+
+class _HeaderTooLarge(Exception):
+    """The header bytes received so far exceed ``max_header_bytes``."""
+
+
+def _count_headers(ex: Exchange, size: int, limit: int) -> None:
+    ex.header_bytes += size
+    if ex.header_bytes > limit:
+        raise _HeaderTooLarge
+
+
+def _header_error(ex: Exchange, limit: int, unit: str) -> ProbeError:
+    extra = f", over {ex.informational} informational responses" if ex.informational else ""
+    return ProbeError(
+        "header_too_large",
+        f"the response headers exceed {limit} bytes{extra} ({unit}; --max-header-bytes)",
+    )
+
+
+def _h1_block_size(status_line: int, headers: list[tuple[bytes, bytes]]) -> int:
+    """Bytes of an HTTP/1.1 header block as it crossed the wire (less optional whitespace):
+    the status line, ``Name: value`` lines, each with CRLF, and the closing CRLF."""
+    return status_line + sum(len(n) + len(v) + 4 for n, v in headers) + 2
 
 
 class Http1:
@@ -100,6 +140,7 @@ class Http1:
     ) -> Exchange:
         ex = Exchange()
         conn = self.conn
+        limit = self.max_header_bytes
         try:
             data = conn.send(h11.Request(method=method, target=target, headers=headers))
             if body:
@@ -110,6 +151,7 @@ class Http1:
             ex.error = _timeout_error("could not send the request", timeout)
             return ex
         except OSError as exc:
+            ex.retryable = True
             ex.error = ProbeError("bad_response", f"the connection failed while sending: {exc}")
             return ex
         ex.request_sent_ns = now_ns()
@@ -119,31 +161,45 @@ class Http1:
                 event = conn.next_event()
                 if event is h11.NEED_DATA:
                     chunk = self.stream.recv(READ_SIZE, deadline_ns)
-                    if ex.first_byte_ns is None and chunk:
+                    if ex.first_byte_ns is None:
+                        if not chunk:
+                            ex.retryable = True
+                            ex.error = ProbeError(
+                                "bad_response",
+                                "the server closed the connection before any response byte",
+                            )
+                            return ex
                         ex.first_byte_ns = now_ns()
                     conn.receive_data(chunk)
                     continue
                 if isinstance(event, h11.InformationalResponse):
+                    # "HTTP/1.1 100 " + reason + CRLF: a flood of them counts as headers.
+                    ex.informational += 1
+                    size = _h1_block_size(15 + len(event.reason), event.headers.raw_items())
+                    _count_headers(ex, size, limit)
                     continue
                 if isinstance(event, h11.Response):
                     got_response = True
+                    raw = event.headers.raw_items()
+                    _count_headers(ex, _h1_block_size(15 + len(event.reason), raw), limit)
                     ex.status = event.status_code
                     ex.reason = event.reason.decode("latin-1")
                     ex.http_version = f"HTTP/{event.http_version.decode()}"
                     ex.response_headers = [
-                        (n.decode("latin-1"), v.decode("latin-1"))
-                        for n, v in event.headers.raw_items()
+                        (n.decode("latin-1"), v.decode("latin-1")) for n, v in raw
                     ]
                 elif isinstance(event, h11.Data):
                     ex.body_bytes += len(event.data)
                     room = max_body_bytes - len(ex.body)
                     if room > 0:
-                        ex.body += bytes(event.data[:room])
+                        ex.body += event.data[:room]
                     if ex.body_bytes > max_body_bytes:
                         ex.truncated = True
                         ex.last_byte_ns = now_ns()
                         return ex  # stop reading: the connection is not reusable
                 elif isinstance(event, h11.EndOfMessage):
+                    if event.headers:  # trailers count as headers too
+                        _count_headers(ex, _h1_block_size(0, event.headers.raw_items()), limit)
                     ex.last_byte_ns = now_ns()
                     ex.reusable = conn.our_state is h11.DONE and conn.their_state is h11.DONE
                     if ex.reusable:
@@ -152,33 +208,45 @@ class Http1:
                 elif isinstance(event, h11.ConnectionClosed):
                     ex.last_byte_ns = now_ns()
                     if not got_response:
+                        ex.retryable = ex.first_byte_ns is None
                         ex.error = ProbeError(
                             "bad_response", "the server closed the connection without a response"
                         )
                     return ex
+                else:  # PAUSED: the server switched protocols, which was never asked for
+                    ex.last_byte_ns = now_ns()
+                    ex.error = ProbeError(
+                        "bad_response", "the server switched protocols without being asked"
+                    )
+                    return ex
         except TimeoutError:
             what = "the response did not finish" if got_response else "no response came"
             ex.error = _timeout_error(what, timeout)
+        except _HeaderTooLarge:
+            ex.last_byte_ns = now_ns()
+            ex.error = _header_error(ex, limit, "status and header lines")
         except h11.RemoteProtocolError as exc:
             ex.last_byte_ns = now_ns()
             text = str(exc)
             if not got_response and ("exceeds" in text or "too long" in text or "maximum" in text):
-                ex.error = ProbeError(
-                    "header_too_large",
-                    f"the response header block exceeds {self.max_header_bytes} bytes "
-                    "(--max-header-bytes)",
-                )
+                ex.error = _header_error(ex, limit, "status and header lines")
             elif got_response:
                 ex.error = ProbeError("bad_response", f"the response body was cut short ({text})")
             else:
                 ex.error = ProbeError("bad_response", f"not a valid HTTP response: {text}")
         except OSError as exc:
+            ex.retryable = ex.first_byte_ns is None
             ex.error = ProbeError("bad_response", f"the connection failed: {exc}")
         return ex
 
 
 class Http2:
-    """An HTTP/2 connection (h2); one request per exchange, the connection kept for more."""
+    """An HTTP/2 connection (h2); one request per exchange, the connection kept for more.
+
+    Header bytes are counted as HTTP/2 counts a header list (RFC 9113 SETTINGS_MAX_HEADER_LIST_SIZE:
+    name + value + 32 per field), over every informational response, the final response and
+    trailers; the HPACK decoder is held to the same bound from the first frame (h2 would apply
+    the advertised setting only once the server acknowledged it)."""
 
     version = "HTTP/2"
 
@@ -191,8 +259,9 @@ class Http2:
         config = h2.config.H2Configuration(client_side=True, header_encoding=None)
         self.conn = h2.connection.H2Connection(config=config)
         self.conn.local_settings.max_header_list_size = max_header_bytes
+        self.conn.local_settings.enable_push = 0
+        self.conn.decoder.max_header_list_size = max_header_bytes
         self.conn.initiate_connection()
-        self.started = False
 
     def exchange(
         self,
@@ -209,9 +278,11 @@ class Http2:
     ) -> Exchange:
         import h2.events
         import h2.exceptions
+        from hpack import OversizedHeaderListError
 
         ex = Exchange(http_version="HTTP/2")
         conn = self.conn
+        limit = self.max_header_bytes
         sid = conn.get_next_available_stream_id()
         pseudo = [
             (":method", method),
@@ -224,6 +295,7 @@ class Http2:
             for n, v in headers
             if n.lower() not in ("host", "connection", "keep-alive", "transfer-encoding")
         ]
+        heard = False  # anything for our stream yet (headers, data, reset)
         try:
             conn.send_headers(sid, pseudo + regular, end_stream=not body)
             if body:
@@ -235,18 +307,32 @@ class Http2:
                 if ex.first_byte_ns is None and chunk:
                     ex.first_byte_ns = now_ns()
                 if not chunk:
+                    ex.retryable = not heard
                     ex.error = ProbeError("bad_response", "the server closed the HTTP/2 connection")
                     return ex
                 for event in conn.receive_data(chunk):
-                    if isinstance(event, h2.events.ResponseReceived) and event.stream_id == sid:
+                    mine = getattr(event, "stream_id", None) == sid
+                    heard = heard or mine
+                    if isinstance(event, h2.events.InformationalResponseReceived) and mine:
+                        ex.informational += 1
+                        _count_headers(ex, _h2_list_size(event.headers), limit)
+                    elif isinstance(event, h2.events.ResponseReceived) and mine:
+                        _count_headers(ex, _h2_list_size(event.headers), limit)
                         for n, v in event.headers:
                             name = n.decode("latin-1") if isinstance(n, bytes) else n
                             value = v.decode("latin-1") if isinstance(v, bytes) else v
                             if name == ":status":
+                                if not (len(value) == 3 and value.isdigit()):
+                                    ex.error = ProbeError(
+                                        "bad_response", f"not an HTTP status: {value!r}"
+                                    )
+                                    return ex
                                 ex.status = int(value)
                             else:
                                 ex.response_headers.append((name, value))
-                    elif isinstance(event, h2.events.DataReceived) and event.stream_id == sid:
+                    elif isinstance(event, h2.events.TrailersReceived) and mine:
+                        _count_headers(ex, _h2_list_size(event.headers), limit)
+                    elif isinstance(event, h2.events.DataReceived) and mine:
                         conn.acknowledge_received_data(event.flow_controlled_length, sid)
                         ex.body_bytes += len(event.data)
                         room = max_body_bytes - len(ex.body)
@@ -256,17 +342,25 @@ class Http2:
                             ex.truncated = True
                             ex.last_byte_ns = now_ns()
                             return ex
-                    elif isinstance(event, h2.events.StreamEnded) and event.stream_id == sid:
+                    elif isinstance(event, h2.events.StreamEnded) and mine:
                         ex.last_byte_ns = now_ns()
+                        if ex.status is None:
+                            ex.error = ProbeError(
+                                "bad_response", "the server ended the stream without a response"
+                            )
+                            return ex
                         ex.reusable = True
                         self.stream.sendall(conn.data_to_send(), deadline_ns)
                         return ex
-                    elif isinstance(event, h2.events.StreamReset) and event.stream_id == sid:
+                    elif isinstance(event, h2.events.StreamReset) and mine:
                         ex.error = ProbeError(
                             "bad_response", f"the server reset the stream ({event.error_code!r})"
                         )
                         return ex
                     elif isinstance(event, h2.events.ConnectionTerminated):
+                        last = event.last_stream_id
+                        # A GOAWAY below our stream: the request was never processed.
+                        ex.retryable = not heard and last is not None and last < sid
                         ex.error = ProbeError(
                             "bad_response",
                             f"the server ended the HTTP/2 connection ({event.error_code!r})",
@@ -278,13 +372,19 @@ class Http2:
         except TimeoutError:
             what = "the response did not finish" if ex.status else "no response came"
             ex.error = _timeout_error(what, timeout)
+        except _HeaderTooLarge:
+            ex.error = _header_error(ex, limit, "HTTP/2 header list size")
         except h2.exceptions.ProtocolError as exc:
-            if "header" in str(exc).lower() and "size" in str(exc).lower():
-                ex.error = ProbeError(
-                    "header_too_large", f"the response headers are too large: {exc}"
-                )
+            if isinstance(exc.__cause__, OversizedHeaderListError):
+                ex.error = _header_error(ex, limit, "HTTP/2 header list size")
             else:
                 ex.error = ProbeError("bad_response", f"HTTP/2 protocol error: {exc}")
         except OSError as exc:
+            ex.retryable = not heard
             ex.error = ProbeError("bad_response", f"the connection failed: {exc}")
         return ex
+
+
+def _h2_list_size(headers: list[tuple[bytes, bytes]]) -> int:
+    """The size of a header list as HTTP/2 counts it: name + value + 32 octets per field."""
+    return sum(len(n) + len(v) + 32 for n, v in headers)

@@ -119,6 +119,16 @@ class PendingConnect:
         return (end_ns - self.start_ns) / 1e6, self.err
 
 
+def check_deadline(deadline_ns: int) -> None:
+    """Raise TimeoutError once the ``now_ns()`` deadline has passed.
+
+    Every bounded read and write calls this before each attempt, not only when it would
+    block: a peer that never stops sending (so that no read ever blocks) is held to the
+    deadline by the clock just as a silent one is."""
+    if now_ns() >= deadline_ns:
+        raise TimeoutError
+
+
 def wait_ready(sock: socket.socket, deadline_ns: int, *, write: bool = False) -> None:
     """Wait until ``sock`` is readable (or writable) by the ``now_ns()`` deadline; raise
     TimeoutError when the deadline passes first. Every bounded read and write uses this."""

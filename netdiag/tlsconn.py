@@ -21,7 +21,7 @@ from OpenSSL import SSL, crypto
 
 from netdiag.clock import now_ns
 from netdiag.result import ProbeError
-from netdiag.tcpconnect import wait_ready
+from netdiag.tcpconnect import check_deadline, wait_ready
 
 _NOT_TLS_HINTS = (
     "wrong version number",
@@ -56,8 +56,10 @@ class TlsSession:
         wait_ready(self.sock, deadline_ns, write=write)
 
     def recv(self, n: int, deadline_ns: int) -> bytes:
-        """Up to ``n`` bytes of application data (b"" at a clean close), by the deadline."""
+        """Up to ``n`` bytes of application data (b"" at a clean close), by the deadline:
+        TimeoutError once it has passed, even while data keeps arriving."""
         while True:
+            check_deadline(deadline_ns)
             try:
                 return self.conn.recv(n)
             except SSL.WantReadError:
@@ -74,6 +76,7 @@ class TlsSession:
     def sendall(self, data: bytes, deadline_ns: int) -> None:
         view = memoryview(data)
         while view:
+            check_deadline(deadline_ns)
             try:
                 sent = self.conn.send(bytes(view[:16384]))
                 view = view[sent:]

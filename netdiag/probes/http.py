@@ -288,6 +288,17 @@ class _Run:
         conn = self.pool.pop(key, None)
         reused = conn is not None
         times: dict = {"dns_ms": None, "connect_ms": None, "tls_ms": None}
+        ex: Exchange | None = None
+        if conn is not None:
+            ex, wire_headers = self._exchange(
+                conn, t, method, body, headers, host_override, deadline
+            )
+            if ex.retryable:
+                # curl's rule: the server had closed (or reset) the kept-alive connection and
+                # not one byte of the response came, so the request goes again, once, on a
+                # new connection; the hop then shows that connection's lookup and handshakes.
+                conn.stream.close()
+                conn, reused = None, False
         if conn is None:
             conn, times, err = self._open(t, deadline)
             if err is not None:
@@ -307,37 +318,12 @@ class _Run:
                     None,
                     err,
                 )
-        assert conn is not None and conn.client is not None
-        default_port = 443 if t.scheme == "https" else 80
-        authority = t.host if t.port == default_port else format_hostport(t.host, t.port)
-        if ":" in t.host and t.port == default_port:
-            authority = f"[{t.host}]"
-        authority = host_override or authority
-        wire_headers = (
-            [("Host", authority), *headers] if isinstance(conn.client, Http1) else list(headers)
-        )
-        if isinstance(conn.client, Http2):
-            ex = conn.client.exchange(
-                method,
-                t.path or "/",
-                wire_headers,
-                body or b"",
-                deadline_ns=deadline,
-                timeout=opts.timeout,
-                max_body_bytes=opts.max_body_bytes,
-                authority=authority,
-                scheme=t.scheme,
+        assert conn is not None
+        if not reused:
+            ex, wire_headers = self._exchange(
+                conn, t, method, body, headers, host_override, deadline
             )
-        else:
-            ex = conn.client.exchange(
-                method,
-                t.path or "/",
-                wire_headers,
-                body or b"",
-                deadline_ns=deadline,
-                timeout=opts.timeout,
-                max_body_bytes=opts.max_body_bytes,
-            )
+        assert ex is not None
         end = now_ns()
         closing = any(
             n.lower() == "connection" and "close" in v.lower() for n, v in ex.response_headers
@@ -374,6 +360,51 @@ class _Run:
             redirect_to=None,
             error=ex.error,
         )
+
+    def _exchange(
+        self,
+        conn: _Conn,
+        t: Target,
+        method: str,
+        body: bytes | None,
+        headers: list[tuple[str, str]],
+        host_override: str | None,
+        deadline: int,
+    ) -> tuple[Exchange, list[tuple[str, str]]]:
+        """One request and its response over ``conn``; also the headers as sent."""
+        assert conn.client is not None and t.port is not None and t.scheme is not None
+        opts = self.opts
+        default_port = 443 if t.scheme == "https" else 80
+        authority = t.host if t.port == default_port else format_hostport(t.host, t.port)
+        if ":" in t.host and t.port == default_port:
+            authority = f"[{t.host}]"
+        authority = host_override or authority
+        wire_headers = (
+            [("Host", authority), *headers] if isinstance(conn.client, Http1) else list(headers)
+        )
+        if isinstance(conn.client, Http2):
+            ex = conn.client.exchange(
+                method,
+                t.path or "/",
+                wire_headers,
+                body or b"",
+                deadline_ns=deadline,
+                timeout=opts.timeout,
+                max_body_bytes=opts.max_body_bytes,
+                authority=authority,
+                scheme=t.scheme,
+            )
+        else:
+            ex = conn.client.exchange(
+                method,
+                t.path or "/",
+                wire_headers,
+                body or b"",
+                deadline_ns=deadline,
+                timeout=opts.timeout,
+                max_body_bytes=opts.max_body_bytes,
+            )
+        return ex, wire_headers
 
     def _body(self, ex: Exchange, method: str) -> Body | None:
         if ex.status is None:
