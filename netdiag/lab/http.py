@@ -9,7 +9,17 @@ Paths (on every HTTP/1.1 server):
   ``/gzip`` a gzip-encoded body (when the client accepts gzip); ``/big`` a 2 MiB body.
 - ``/redirect/301`` (relative), ``/redirect/302`` (absolute), ``/redirect/307`` (to /echo,
   method kept), ``/redirect/308``, ``/redirect/https`` (to the HTTPS server), ``/loop/a`` <->
-  ``/loop/b`` (a loop), ``/chain/N`` (N redirects in a row).
+  ``/loop/b`` (a loop), ``/chain/N`` (N redirects in a row), ``/redirect/close`` (302 to
+  ``/``, then the server closes the kept-alive connection without ``Connection: close``).
+- Floods, that never stop sending until the client goes (bounded by ``FLOOD_SECONDS`` and
+  ``FLOOD_LIMIT``): ``/hostile/continue-flood`` ``HTTP/1.1 100 Continue`` responses,
+  ``/hostile/chunk-flood`` a chunked body of 1-byte chunks. On HTTP/2 the flood starts
+  before any path is read, so those are listeners of their own (h2 in ALPN, any path):
+  ``urls["h2_settings_flood"]`` SETTINGS frames, ``urls["h2_ping_flood"]`` PING frames.
+- ``/hostile/big-header`` one 4,000-byte header in a single write, so that the whole header
+  block arrives in one read.
+- ``/canned/TOKEN`` (HTTP/1.1 and HTTP/2): exactly the bytes registered with :func:`can`,
+  then close; for tests that feed the client's parsers arbitrary bytes.
 - Hostile: ``/hostile/silent`` never answers, ``/hostile/endless-headers`` sends headers
   forever, ``/hostile/huge-header`` one 1 MiB header, ``/hostile/garbage`` a garbage status
   line, ``/hostile/close-mid`` closes mid-body, ``/hostile/drip`` one byte every 0.2 s.
@@ -19,8 +29,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import secrets
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +44,15 @@ import h11
 from netdiag.lab.listeners import IO_TIMEOUT, Handler, Listeners
 
 HOSTILE_LIMIT = 16 << 20
-"""No hostile response sends more than this, whatever the client does."""
+"""No hostile response sends more than this, whatever the client does (floods aside)."""
+FLOOD_SECONDS = 15.0
+"""A flood sends for at most this long; it stops sooner when the client closes, or does not
+read for ``IO_TIMEOUT`` seconds, or after ``FLOOD_LIMIT`` bytes."""
+FLOOD_LIMIT = 1 << 30
+"""A flood must outlast the client's deadline however fast the client reads, so it is
+bounded by time first; this byte bound is a backstop."""
+MAX_CANNED = 64
+"""Replies registered with :func:`can` and not yet requested; the oldest go first."""
 
 
 @dataclass
@@ -94,6 +114,11 @@ def _route(
     if path in redirects:
         code, location = redirects[path]
         return code, [*text, ("Location", location)], b"moved\n"
+    if path == "/redirect/close":  # then the handler returns, and the connection is closed
+        return _send_raw(b"HTTP/1.1 302 Found\r\nLocation: /\r\nContent-Length: 6\r\n\r\nmoved\n")
+    canned = _take_canned(path)
+    if canned is not None:
+        return _send_raw(canned)
     if path.startswith("/chain/") and path[7:].isdigit():
         n = int(path[7:])
         if n == 0:
@@ -147,7 +172,111 @@ def _drip(sock: Any) -> None:
             time.sleep(0.2)
 
 
+def _drain_now(sock: Any) -> bool:
+    """Read and drop what the client has sent, without waiting; False once it has gone."""
+    sock.settimeout(0.0)
+    try:
+        while True:
+            if not sock.recv(65536):
+                return False
+    except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        return True
+    finally:
+        sock.settimeout(IO_TIMEOUT)
+
+
+def flood(sock: Any, head: bytes, unit: bytes, *, drain: bool = False) -> int:
+    """Send ``head``, then ``unit`` over and over, as fast as the client takes it, until the
+    client goes (or stops reading for ``IO_TIMEOUT``), ``FLOOD_SECONDS`` pass or
+    ``FLOOD_LIMIT`` bytes are sent. With ``drain``, what the client sends meanwhile (HTTP/2
+    acknowledgements) is read and dropped so that it never blocks. Returns the bytes sent."""
+    batch = unit * max(1, 16384 // len(unit))
+    end = time.monotonic() + FLOOD_SECONDS
+    sent = 0
+    with contextlib.suppress(OSError):
+        sock.sendall(head)
+        sent += len(head)
+        while sent < FLOOD_LIMIT and time.monotonic() < end:
+            sock.sendall(batch)
+            sent += len(batch)
+            if drain and not _drain_now(sock):
+                break
+    return sent
+
+
+def _continue_flood(sock: Any) -> None:
+    flood(sock, b"", b"HTTP/1.1 100 Continue\r\n\r\n")
+
+
+def _chunk_flood(sock: Any) -> None:
+    flood(sock, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"1\r\nx\r\n")
+
+
+H2_EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+H2_SETTINGS_FRAME = b"\x00\x00\x06\x04\x00\x00\x00\x00\x00" + b"\x00\x03\x00\x00\x00\x64"
+"""A SETTINGS frame (SETTINGS_MAX_CONCURRENT_STREAMS = 100): each one must be acknowledged."""
+H2_PING_FRAME = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"netdiag!"
+"""A PING frame: each one must be answered with a PING ACK."""
+
+
+def h2_flood_handler(ctx: ssl.SSLContext, frame: bytes) -> Handler:
+    """A listener that negotiates h2, reads the client's preface and request, and then sends
+    ``frame`` forever (see :func:`flood`), never a response."""
+
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(IO_TIMEOUT)
+        with contextlib.suppress(OSError), ctx.wrap_socket(conn, server_side=True) as tls:
+            if tls.selected_alpn_protocol() != "h2":
+                return
+            tls.recv(65536)  # the preface, the client's SETTINGS and (usually) its request
+            flood(tls, H2_EMPTY_SETTINGS, frame, drain=True)
+
+    return handle
+
+
+_canned: dict[str, bytes] = {}
+_canned_lock = threading.Lock()
+
+
+def can(reply: bytes) -> str:
+    """Register ``reply`` as the raw answer to one request and return the path to request it
+    at, ``/canned/TOKEN``, on any lab HTTP server: HTTP/1.1 servers send exactly ``reply``
+    after reading the request; the HTTP/2 server sends it after its own SETTINGS (and the
+    acknowledgement of the client's). Then the connection is closed. One use per token."""
+    if len(reply) > HOSTILE_LIMIT:
+        raise ValueError(f"a canned reply is at most {HOSTILE_LIMIT} bytes")
+    token = secrets.token_hex(8)
+    with _canned_lock:
+        while len(_canned) >= MAX_CANNED:
+            del _canned[next(iter(_canned))]
+        _canned[token] = reply
+    return f"/canned/{token}"
+
+
+def _take_canned(path: str) -> bytes | None:
+    if not path.startswith("/canned/"):
+        return None
+    with _canned_lock:
+        return _canned.pop(path[len("/canned/") :], None)
+
+
+def _send_raw(data: bytes) -> Callable[[Any], None]:
+    def send(sock: Any) -> None:
+        with contextlib.suppress(OSError):
+            sock.sendall(data)
+
+    return send
+
+
+def _big_header(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.sendall(b"HTTP/1.1 200 OK\r\nX-Big: " + b"b" * 4000 + b"\r\nContent-Length: 0\r\n\r\n")
+
+
 HOSTILE: dict[str, Callable[[Any], None]] = {
+    "big-header": _big_header,
+    "continue-flood": _continue_flood,
+    "chunk-flood": _chunk_flood,
     "silent": _silent,
     "endless-headers": _endless_headers,
     "huge-header": _huge_header,
@@ -237,6 +366,11 @@ def serve_http2(sock: Any) -> None:
         for event in conn.receive_data(data):
             if isinstance(event, h2.events.RequestReceived):
                 path = dict(event.headers).get(b":path", b"/")
+                canned = _take_canned(path.decode("latin-1"))
+                if canned is not None:
+                    with contextlib.suppress(OSError):
+                        sock.sendall(conn.data_to_send() + canned)
+                    return
                 body = b"hello over HTTP/2 from the netdiag lab, path " + path + b"\n"
                 conn.send_headers(
                     event.stream_id,
@@ -289,4 +423,7 @@ def start_http(
     site.urls["https"] = f"https://{host}:{port}"
     host, port = listeners.add(tls_http_handler(h2_ctx, site))
     site.urls["h2"] = f"https://{host}:{port}"
+    for name, frame in (("h2_settings_flood", H2_SETTINGS_FRAME), ("h2_ping_flood", H2_PING_FRAME)):
+        host, port = listeners.add(h2_flood_handler(h2_ctx, frame))
+        site.urls[name] = f"https://{host}:{port}"
     return dict(site.urls)
