@@ -52,7 +52,7 @@ def test_golden(http, lab):
 
 
 def test_response_headers_exactly_as_received(http):
-    hop = http("/headers").json()["hops"][0]
+    hop = http("/headers", "--show-secrets").json()["hops"][0]
     names = [n for n, _ in hop["response_headers"]]
     assert names == [
         "Content-Type",

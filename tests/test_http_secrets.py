@@ -92,3 +92,246 @@ def test_ca_file_is_used_for_every_hop(cli, lab):
     ).json()
     assert doc["ok"], doc["error"]
     assert doc["hops"][1]["tls"]["trusted"] is True
+
+
+# -- credentials on redirects ------------------------------------------------------------
+
+SECRETS = ("Bearer tok-s3cret", "id=cookie-s3cret", "Basic proxy-s3cret")
+SECRET_ARGS = (
+    "-H",
+    f"Authorization: {SECRETS[0]}",
+    "-H",
+    f"Cookie: {SECRETS[1]}",
+    "-H",
+    f"Proxy-Authorization: {SECRETS[2]}",
+)
+
+
+@pytest.fixture
+def http(cli, lab):
+    """``netdiag http`` on a lab URL (the lab CA trusted); JSON unless ``json=False``."""
+
+    def run(url, *args, json=True):
+        ca = ["--ca-file", lab.files["tls_ca_file"]]
+        return cli("http", url, *ca, *args, *(["--json"] if json else []))
+
+    return run
+
+
+def _received(hop) -> dict[str, str]:
+    """What the lab's /echo/headers says it received."""
+    lines = hop["body"]["text"].splitlines()
+    return dict(line.split(": ", 1) for line in lines)
+
+
+def _assert_not_shown(out: str, *secrets: str) -> None:
+    for s in secrets:
+        assert s not in out, f"{s!r} shown"
+
+
+@pytest.mark.parametrize(
+    ("path", "change"),
+    [("/redirect/other-port", "port"), ("/redirect/http", "scheme and port")],
+)
+def test_credentials_dropped_on_another_origin(http, lab, path, change):
+    r = http(lab.urls["https"] + path, "-L", "--body", *SECRET_ARGS)
+    assert r.code == 0, r.out
+    first, second = r.json()["hops"]
+    sent_first = {n.lower() for n, _ in first["request_headers"]}
+    assert {"authorization", "cookie", "proxy-authorization"} <= sent_first
+    received = _received(second)
+    assert "host" in received and "user-agent" in received
+    assert not {"authorization", "cookie", "proxy-authorization"} & set(received), change
+    assert not {"authorization", "cookie", "proxy-authorization"} & {
+        n.lower() for n, _ in second["request_headers"]
+    }
+    _assert_not_shown(r.out, *SECRETS)
+
+
+def test_credentials_dropped_when_only_the_scheme_changes(http, lab):
+    # https://127.0.0.1:P -> http://127.0.0.1:P: the plain request to the TLS port fails, but
+    # the hop shows what was sent (--show-secrets would show a credential if one were sent)
+    r = http(lab.urls["https"] + "/redirect/downgrade", "-L", "--show-secrets", *SECRET_ARGS)
+    first, second = r.json()["hops"]
+    assert second["url"] == lab.urls["https"].replace("https", "http") + "/echo/headers"
+    assert dict(first["request_headers"])["Authorization"] == SECRETS[0]
+    sent = {n.lower() for n, _ in second["request_headers"]}
+    assert "user-agent" in sent
+    assert not {"authorization", "cookie", "proxy-authorization"} & sent
+    assert all(r.out.count(secret) == 1 for secret in SECRETS)  # the first hop's only
+
+
+def test_credentials_kept_on_the_same_origin(http, lab):
+    r = http(lab.urls["http"] + "/redirect/same-origin", "-L", "--body", *SECRET_ARGS)
+    assert r.code == 0
+    received = _received(r.json()["hops"][1])
+    assert received["authorization"] == SECRETS[0] and received["cookie"] == SECRETS[1]
+
+
+def test_credentials_dropped_on_upgrade(http, lab):
+    r = http(lab.urls["http"] + "/redirect/https", "-L", "--show-secrets", *SECRET_ARGS)
+    assert r.code == 0, r.out
+    assert "Authorization" not in dict(r.json()["hops"][1]["request_headers"])
+
+
+# -- user:password@ in a URL -------------------------------------------------------------
+
+PASSWORD = "pa55:w@rd"
+ENCODED = "pa55%3Aw%40rd"
+
+
+def _with_userinfo(base: str, userinfo: str) -> str:
+    return base.replace("://", f"://{userinfo}@", 1)
+
+
+def test_url_userinfo_is_basic_auth_and_redacted(http, lab):
+    import base64
+
+    token = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+    url = _with_userinfo(lab.urls["http"], f"alice:{ENCODED}") + "/echo/headers"
+    r = http(url, "--body")
+    assert r.code == 0, r.out
+    doc = r.json()
+    [hop] = doc["hops"]
+    assert _received(hop)["authorization"] == f"Basic {token}"  # percent-decoded
+    shown_url = lab.urls["http"].replace("://", "://alice:[redacted]@") + "/echo/headers"
+    assert doc["url"] == hop["url"] == shown_url
+    assert dict(hop["request_headers"])["Authorization"].startswith("[redacted")
+    names = [n for n, _ in hop["request_headers"]]
+    assert names[:3] == ["Host", "Authorization", "User-Agent"]  # curl's order
+    for json in (True, False):
+        out = http(url, json=json).out  # without --body: the echo is not printed
+        _assert_not_shown(out, ENCODED, PASSWORD, token)
+        assert "alice:[redacted]@" in out
+    shown = http(url, "--show-secrets").json()["hops"][0]
+    assert dict(shown["request_headers"])["Authorization"] == f"Basic {token}"
+    assert ENCODED not in shown["url"]  # --show-secrets shows headers, not URL passwords
+
+
+def test_user_name_alone_is_redacted_whole(http, lab):
+    url = _with_userinfo(lab.urls["http"], "tok-s3cret") + "/echo/headers"
+    r = http(url, "--body")
+    received = _received(r.json()["hops"][0])
+    assert received["authorization"] == "Basic dG9rLXMzY3JldDo="  # tok-s3cret:
+    r = http(url)
+    assert r.json()["url"].startswith("http://[redacted]@127.0.0.1:")
+    _assert_not_shown(r.out, "tok-s3cret", "dG9rLXMzY3JldDo=")
+
+
+def test_explicit_authorization_wins_over_url_userinfo(http, lab):
+    url = _with_userinfo(lab.urls["http"], f"alice:{ENCODED}") + "/echo/headers"
+    r = http(url, "--body", "--show-secrets", "-H", "Authorization: Bearer explicit")
+    hop = r.json()["hops"][0]
+    assert [v for n, v in hop["request_headers"] if n.lower() == "authorization"] == [
+        "Bearer explicit"
+    ]
+    assert _received(hop)["authorization"] == "Bearer explicit"
+
+
+def test_url_userinfo_kept_on_same_origin_and_never_sent_elsewhere(http, lab):
+    same = _with_userinfo(lab.urls["http"], f"alice:{ENCODED}") + "/redirect/same-origin"
+    doc = http(same, "-L", "--body").json()
+    assert _received(doc["hops"][1])["authorization"].startswith("Basic ")
+    other = _with_userinfo(lab.urls["https"], f"alice:{ENCODED}") + "/redirect/http"
+    r = http(other, "-L", "--body")
+    assert r.code == 0, r.out
+    _, second = r.json()["hops"]
+    assert _received(second).get("authorization") is None
+    assert second["url"] == lab.urls["http"] + "/echo/headers"
+    _assert_not_shown(r.out, ENCODED, PASSWORD)
+
+
+def test_location_userinfo_is_not_used_and_never_shown(http, lab):
+    from netdiag.lab.http import LAB_LOCATION_SECRET
+
+    r = http(lab.urls["http"] + "/redirect/userinfo", "-L", "--body")
+    assert r.code == 0, r.out
+    doc = r.json()
+    first, second = doc["hops"]
+    assert first["redirect_to"] == (
+        lab.urls["http"].replace("://", "://lab-user:[redacted]@") + "/echo/headers"
+    )
+    assert dict(first["response_headers"])["Location"] == first["redirect_to"]
+    assert second["url"] == doc["url"] == lab.urls["http"] + "/echo/headers"
+    assert "authorization" not in _received(second)
+    _assert_not_shown(r.out, LAB_LOCATION_SECRET)
+    text = http(lab.urls["http"] + "/redirect/userinfo", "-L", json=False).out
+    _assert_not_shown(text, LAB_LOCATION_SECRET)
+    assert "lab-user:[redacted]@" in text
+    # --show-secrets shows the response headers as received, the Location included
+    shown = http(lab.urls["http"] + "/redirect/userinfo", "-L", "--show-secrets").json()
+    assert LAB_LOCATION_SECRET in dict(shown["hops"][0]["response_headers"])["Location"]
+    assert LAB_LOCATION_SECRET not in shown["hops"][0]["redirect_to"]
+
+
+def test_password_not_in_errors(cli, lab):
+    r = cli("http", f"http://u:{ENCODED}@127.0.0.1:0/")
+    assert r.code == 2 and "port '0'" in r.err and ENCODED not in r.err
+    refused = lab.endpoints["tcp_refused"]
+    for args in ([], ["--json"]):
+        r = cli("http", f"http://u:{ENCODED}@{refused}/", *args)
+        assert r.code == 1
+        _assert_not_shown(r.out + r.err, ENCODED, PASSWORD)
+
+
+def test_tls_target_userinfo_redacted(cli, lab):
+    url = _with_userinfo(lab.urls["https"], f"u:{ENCODED}")
+    for args in (["--json"], []):
+        r = cli("tls", url, "--ca-file", lab.files["tls_ca_file"], *args)
+        assert r.code == 0, r.out
+        _assert_not_shown(r.out, ENCODED, PASSWORD)
+        assert "u:[redacted]@" in r.out
+
+
+# -- Set-Cookie ----------------------------------------------------------------------------
+
+
+def test_set_cookie_redacted_unless_asked(http, lab):
+    from netdiag.lab.http import LAB_COOKIE_SECRET
+
+    r = http(lab.urls["http"] + "/cookies")
+    assert r.code == 0
+    headers = r.json()["hops"][0]["response_headers"]
+    cookies = [v for n, v in headers if n.lower().startswith("set-cookie")]
+    assert cookies == [
+        "session=[redacted: --show-secrets to show]; Path=/; HttpOnly; SameSite=Lax",
+        "other=[redacted: --show-secrets to show]; Expires=Wed, 21 Oct 2037 07:28:00 GMT",
+        "legacy=[redacted: --show-secrets to show]; [?]",
+    ]
+    _assert_not_shown(r.out, LAB_COOKIE_SECRET)
+    text = http(lab.urls["http"] + "/cookies", json=False).out
+    _assert_not_shown(text, LAB_COOKIE_SECRET)
+    assert "< Set-Cookie: session=[redacted" in text
+    shown = http(lab.urls["http"] + "/cookies", "--show-secrets").json()
+    values = [v for n, v in shown["hops"][0]["response_headers"] if n == "Set-Cookie"]
+    assert values[0] == f"session={LAB_COOKIE_SECRET}; Path=/; HttpOnly; SameSite=Lax"
+
+
+def test_redirect_with_cookies_still_followed(http, lab):
+    from netdiag.lab.http import LAB_COOKIE_SECRET
+
+    for json in (True, False):
+        r = http(lab.urls["http"] + "/redirect/cookie", "-L", json=json)
+        assert r.code == 0, r.out
+        _assert_not_shown(r.out, LAB_COOKIE_SECRET)
+    doc = http(lab.urls["http"] + "/redirect/cookie", "-L").json()
+    assert [h["status"] for h in doc["hops"]] == [302, 200]
+    assert doc["url"] == lab.urls["http"] + "/echo/headers"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("a=1", "a=R"),
+        ("a=1; Secure; Path=/x; Domain=.test", "a=R; Secure; Path=/x; Domain=.test"),
+        ("novalue", "R"),
+        ("a=1; Path=/, b=2", "a=R; [?]"),  # folded cookies: the second one is not shown
+        ("a=1; Expires=Wed, 21 Oct 2037 07:28:00 GMT, b=2", "a=R; [?]"),
+        ("a=1; Unknown=secret", "a=R; [?]"),
+        ("a=1, b=2", "a=R"),
+    ],
+)
+def test_cookie_values_never_leak(value, shown):
+    from netdiag.probes.http import REDACTED, _shown_cookie
+
+    assert _shown_cookie(value) == shown.replace("=R", "=" + REDACTED).replace("R", REDACTED)

@@ -24,11 +24,19 @@ that no handshake was needed. The body is not printed, only its size and type; -
 it (bounded).
 
 On https the certificate gets netdiag tls's verdict; a bad certificate stops the request
-unless --insecure, which reports it and goes on. Authorization, Proxy-Authorization and
-Cookie request headers are shown redacted unless --show-secrets. Redirects go only to http
-and https, at most --max-redirects, and loops are detected. Response headers are bounded by
---max-header-bytes, bodies by 10 MiB, and --timeout bounds each hop as a whole, from the
-lookup to the last byte.
+unless --insecure, which reports it and goes on. Redirects go only to http and https, at
+most --max-redirects, and loops are detected. Response headers are bounded by
+--max-header-bytes, bodies by 10 MiB, -d @FILE by 64 MiB, --ca-file by 4 MiB, and --timeout
+bounds each hop as a whole, from the lookup to the last byte.
+
+Secrets: as in curl, user:password@ in URL is sent as Basic auth (-H Authorization wins)
+and shown as user:[redacted]@ (a user name alone, which may be a token, as [redacted]@);
+Authorization, Proxy-Authorization and Cookie go only to URL's origin: a redirect to another
+scheme, host or port drops them for the rest of the chain. Unlike curl, user info in a
+redirect's Location is not used (the server chose it). Those request headers, the cookie
+values of Set-Cookie response headers and the user info of a Location header are shown
+redacted unless --show-secrets, which shows the headers as they crossed the wire; the URLs
+netdiag prints (the hops, redirect targets, errors) never show a password.
 
 Healthy (exit 0) when the final status is in --expect-status (default: any below 400) and
 --max-ms holds; otherwise 1, with error.kind such as status, too_many_redirects,
@@ -132,7 +140,11 @@ def command(
         bool, typer.Option("--body", help="Print the response body (the first 64 KiB).")
     ] = False,
     show_secrets: Annotated[
-        bool, typer.Option("--show-secrets", help="Show Authorization and Cookie headers.")
+        bool,
+        typer.Option(
+            "--show-secrets",
+            help="Show Authorization, Cookie and Set-Cookie headers as sent and received.",
+        ),
     ] = False,
     ipv4: IPv4Option = False,
     ipv6: IPv6Option = False,

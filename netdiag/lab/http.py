@@ -7,6 +7,15 @@ Paths (on every HTTP/1.1 server):
 - ``/`` a small text page; ``/headers`` repeated ``Set-Cookie`` and mixed-case names;
   ``/status/NNN`` any status; ``/echo`` the method and body back; ``/chunked`` a chunked body;
   ``/gzip`` a gzip-encoded body (when the client accepts gzip); ``/big`` a 2 MiB body.
+- Secrets: ``/echo/headers`` the request headers back (names in lower case);
+  ``/redirect/other-port`` (to ``/echo/headers`` on the HTTP/2 server, which serves HTTP/1.1
+  without h2 in ALPN: from the HTTPS server, the same scheme and host on another port),
+  ``/redirect/http`` (to ``/echo/headers`` on plain HTTP: from HTTPS, a downgrade),
+  ``/redirect/downgrade`` (to ``http://`` on the HTTPS server's own port: from HTTPS, only
+  the scheme changes; the plain request then fails, as it should),
+  ``/redirect/same-origin`` (to ``/echo/headers``), ``/redirect/userinfo`` (a ``Location``
+  with ``user:password@``, same origin on plain HTTP), ``/cookies`` and ``/redirect/cookie``
+  (``Set-Cookie`` and ``Set-Cookie2`` holding ``LAB_COOKIE_SECRET``, the second a 302).
 - ``/redirect/301`` (relative), ``/redirect/302`` (absolute), ``/redirect/307`` (to /echo,
   method kept), ``/redirect/308``, ``/redirect/https`` (to the HTTPS server), ``/loop/a`` <->
   ``/loop/b`` (a loop), ``/chain/N`` (N redirects in a row), ``/redirect/close`` (302 to
@@ -42,6 +51,11 @@ from typing import Any
 import h11
 
 from netdiag.lab.listeners import IO_TIMEOUT, Handler, Listeners
+
+LAB_COOKIE_SECRET = "lab-cookie-s3cret"
+"""The cookie value ``/cookies`` sets: it must not appear in netdiag's output."""
+LAB_LOCATION_SECRET = "lab-location-s3cret"
+"""The password in ``/redirect/userinfo``'s Location: never shown, never sent."""
 
 HOSTILE_LIMIT = 16 << 20
 """No hostile response sends more than this, whatever the client does (floods aside)."""
@@ -86,6 +100,18 @@ def _route(
     if path.startswith("/status/") and path[8:].isdigit():
         code = int(path[8:])
         return code, text, f"status {code}\n".encode()
+    if path == "/echo/headers":
+        lines = "".join(f"{k}: {v}\n" for k, v in headers.items())
+        return 200, text, lines.encode("utf-8", "replace")
+    if path in ("/cookies", "/redirect/cookie"):
+        cookies = [
+            ("Set-Cookie", f"session={LAB_COOKIE_SECRET}; Path=/; HttpOnly; SameSite=Lax"),
+            ("Set-Cookie", f"other={LAB_COOKIE_SECRET}; Expires=Wed, 21 Oct 2037 07:28:00 GMT"),
+            ("Set-Cookie2", f'legacy="{LAB_COOKIE_SECRET}"; Version=1'),
+        ]
+        if path == "/cookies":
+            return 200, [*text, *cookies], b"cookies set\n"
+        return 302, [*text, *cookies, ("Location", "/echo/headers")], b"moved\n"
     if path == "/echo":
         return 200, text, f"{method} {len(body)} bytes\n".encode() + body
     if path == "/chunked":
@@ -108,6 +134,18 @@ def _route(
         "/redirect/308": (308, "/"),
         "/redirect/https": (302, site.urls.get("https", "") + "/"),
         "/redirect/ftp": (302, "ftp://127.0.0.1/file"),
+        "/redirect/other-port": (302, site.urls.get("h2", "") + "/echo/headers"),
+        "/redirect/http": (302, site.urls.get("http", "") + "/echo/headers"),
+        "/redirect/downgrade": (
+            302,
+            site.urls.get("https", "").replace("https://", "http://", 1) + "/echo/headers",
+        ),
+        "/redirect/same-origin": (302, "/echo/headers"),
+        "/redirect/userinfo": (
+            302,
+            site.urls.get("http", "").replace("://", f"://lab-user:{LAB_LOCATION_SECRET}@", 1)
+            + "/echo/headers",
+        ),
         "/loop/a": (302, "/loop/b"),
         "/loop/b": (302, "/loop/a"),
     }

@@ -20,11 +20,26 @@ from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.httpclient import Exchange, Http1, Http2, PlainStream, Stream
 from netdiag.resolve import resolve
 from netdiag.result import ProbeError
-from netdiag.targets import Target, TargetError, format_hostport, parse_target
+from netdiag.targets import (
+    Target,
+    TargetError,
+    format_hostport,
+    parse_target,
+    redact_userinfo,
+    strip_userinfo,
+)
 from netdiag.tcpconnect import connect
 
 SCHEMES = {"http": 80, "https": 443}
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+"""Request headers shown redacted, and never sent to another origin after a redirect."""
+SET_COOKIE = frozenset({"set-cookie", "set-cookie2"})
+"""Response headers whose cookie values are shown redacted."""
+URL_HEADERS = frozenset({"location", "content-location"})
+"""Response headers holding a URL, whose user info is shown redacted."""
+COOKIE_ATTRIBUTES = frozenset(
+    {"expires", "max-age", "domain", "path", "secure", "httponly", "samesite", "partitioned"}
+)
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 REDACTED = "[redacted: --show-secrets to show]"
 
@@ -160,6 +175,44 @@ def _shown(headers: list[tuple[str, str]], show_secrets: bool) -> tuple[tuple[st
     return tuple(
         (n, v if show_secrets or n.lower() not in SECRET_HEADERS else REDACTED) for n, v in headers
     )
+
+
+def _shown_cookie(value: str) -> str:
+    """A ``Set-Cookie`` value with the cookie's value redacted; its name and the standard
+    attributes (Path, Secure, SameSite...) stay, as they are what one usually diagnoses.
+    Anything that does not look like a standard attribute is redacted too."""
+    first, *attributes = value.split(";")
+    name, eq, _ = first.partition("=")
+    parts = [f"{name.strip()}={REDACTED}" if eq else REDACTED]
+    for attribute in attributes:
+        key, _, val = attribute.strip().partition("=")
+        plain = "=" not in val and ("," not in val or key.lower() == "expires")
+        parts.append(attribute.strip() if key.lower() in COOKIE_ATTRIBUTES and plain else "[?]")
+    return "; ".join(parts)
+
+
+def _shown_response(
+    headers: tuple[tuple[str, str], ...], show_secrets: bool
+) -> tuple[tuple[str, str], ...]:
+    """Response headers as shown: cookie values redacted unless ``show_secrets``, as the
+    ``Cookie`` request header is, and so is the user info of a URL (``Location``)."""
+    if show_secrets:
+        return headers
+    return tuple(
+        (
+            n,
+            _shown_cookie(v)
+            if n.lower() in SET_COOKIE
+            else redact_userinfo(v)
+            if n.lower() in URL_HEADERS
+            else v,
+        )
+        for n, v in headers
+    )
+
+
+def _origin(t: Target) -> tuple[str | None, str, int | None]:
+    return t.scheme, t.host.lower(), t.port
 
 
 def _decode(data: bytes, encoding: str | None, limit: int) -> bytes | None:
@@ -426,8 +479,13 @@ class _Run:
         )
 
 
-def _request_headers(opts: HttpOptions) -> list[tuple[str, str]]:
+def _request_headers(opts: HttpOptions, target: Target) -> list[tuple[str, str]]:
+    """The headers of the first request (Host is added per hop). User info in the URL becomes
+    Basic auth, as in curl, unless -H Authorization is given (which wins, as in curl)."""
     defaults = [("User-Agent", f"netdiag/{__version__}"), ("Accept", "*/*")]
+    basic = target.basic_auth()
+    if basic is not None:
+        defaults.insert(0, ("Authorization", basic))
     if opts.compressed:
         defaults.append(("Accept-Encoding", "gzip, deflate"))
     given = {n.lower() for n, _ in opts.headers}
@@ -452,9 +510,12 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
     hops: list[Hop] = []
     method = opts.method
     body = opts.data
-    headers = _request_headers(opts)
+    headers = _request_headers(opts, target)
     user_host = next((v for n, v in opts.headers if n.lower() == "host"), None)
-    url = target.text.strip()
+    # ``url`` is requested and joined with each Location; ``shown`` is what the report shows.
+    # Neither holds a password: Target.text has it redacted, and user info is never joined.
+    shown = target.text.strip()
+    url = strip_userinfo(shown)
     t = target
     seen: set[tuple[str, str]] = set()
     error: ProbeError | None = None
@@ -463,16 +524,21 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
         while True:
             seen.add((method, url))
             same_origin = (t.scheme, t.host, t.port) == (target.scheme, target.host, target.port)
-            hop = run.hop(url, t, method, body, headers, user_host if same_origin else None)
-            location = next((v for n, v in hop.response_headers if n.lower() == "location"), None)
+            hop = run.hop(shown, t, method, body, headers, user_host if same_origin else None)
+            received = hop.response_headers  # as received: the redirect reads these
+            hop = dataclasses.replace(
+                hop, response_headers=_shown_response(received, opts.show_secrets)
+            )
+            location = next((v for n, v in received if n.lower() == "location"), None)
             if hop.error is None and opts.follow and hop.status in REDIRECTS and location:
                 nxt = urljoin(url, location)
-                hop = dataclasses.replace(hop, redirect_to=nxt)
+                nxt_shown = redact_userinfo(nxt)
+                hop = dataclasses.replace(hop, redirect_to=nxt_shown)
                 hops.append(hop)
                 scheme = urlsplit(nxt).scheme.lower()
                 if scheme not in SCHEMES:
                     error = ProbeError(
-                        "redirect", f"refusing to follow a redirect to {scheme}: {nxt}"
+                        "redirect", f"refusing to follow a redirect to {scheme}: {nxt_shown}"
                     )
                     break
                 # As browsers do (the Fetch standard): 303 turns into GET, and so do 301 and
@@ -485,9 +551,12 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
                         for n, v in headers
                         if n.lower() not in ("content-length", "content-type")
                     ]
+                # User info in a Location is not used (the server chose those credentials;
+                # a browser does not send them either) and never shown.
+                nxt = strip_userinfo(nxt)
                 if (method, nxt) in seen:
                     error = ProbeError(
-                        "redirect_loop", f"redirect loop: {nxt} was already requested"
+                        "redirect_loop", f"redirect loop: {nxt_shown} was already requested"
                     )
                     break
                 if len(hops) > opts.max_redirects:
@@ -501,9 +570,11 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
                 except TargetError as exc:
                     error = ProbeError("redirect", f"bad redirect target: {exc}")
                     break
-                if new_t.host != t.host:  # never carry credentials to another host
+                if _origin(new_t) != _origin(t):
+                    # As curl and requests do: no credentials to another scheme, host or port
+                    # (nor back to the first origin once they were dropped).
                     headers = [(n, v) for n, v in headers if n.lower() not in SECRET_HEADERS]
-                url, t = nxt, new_t
+                url, shown, t = nxt, nxt, new_t
                 continue
             hops.append(hop)
             error = hop.error
@@ -531,7 +602,7 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
         error=error,
         interrupted=interrupted,
         started_at=started_at,
-        url=url,
+        url=shown,
         status=status,
         hops=tuple(hops),
         total_ms=total,
