@@ -44,7 +44,7 @@ def timed(*args: str) -> tuple[Outcome, float]:
 # -- a flood of wrong-ID replies -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("retries", ["0", "1", "3"])
+@pytest.mark.parametrize("retries", ["1", "3"])
 def test_flood_is_counted_not_kept_and_the_deadline_holds(dnslab, retries):
     r, wall = timed(
         "dns",
@@ -364,7 +364,7 @@ def test_random_udp_reply_then_the_answer(reply):
     assert ex.rejected_count in (0, 1) and len(ex.rejected) == ex.rejected_count
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(reply=replies)
 def test_random_udp_reply_alone(reply):
     """Only garbage comes back: a clean error with a kind, within the timeout."""
@@ -381,8 +381,8 @@ def test_random_udp_reply_alone(reply):
     thread = _serve_once(serve)
     query = dns.message.make_query("www.fuzz.test.", "A")
     start = time.monotonic()
-    ex = dnsquery.exchange(query, "127.0.0.1", sock.getsockname()[1], timeout=0.1, retries=1)
-    assert time.monotonic() - start < 0.1 * 2 + 1
+    ex = dnsquery.exchange(query, "127.0.0.1", sock.getsockname()[1], timeout=0.05, retries=1)
+    assert time.monotonic() - start < 0.05 * 2 + 1
     thread.join(5)
     if ex.response is None:
         assert ex.error is not None and ex.error.kind in ERROR_KINDS

@@ -22,9 +22,10 @@ Two flooding servers serve ``flood.test.`` (``www.flood.test.`` A 127.0.0.20): o
 ``flood_wrong_id`` (127.53.0.20) answers each query with a burst of replies carrying every ID
 but the right one, up to :data:`FLOOD_MAX_PACKETS` packets or :data:`FLOOD_MAX_SECONDS`,
 whichever comes first, and never the right answer; ``flood_then_answer`` (127.53.0.21) sends
-:data:`FLOOD_BURST_PACKETS` wrong-ID replies, then the right answer. A flood stops as soon as
-the client's port is closed (ICMP port unreachable), and a server floods at most
-:data:`MAX_FLOODS` clients at a time. Over TCP both answer once (wrong ID / right answer).
+:data:`FLOOD_BURST_PACKETS` wrong-ID replies, then the right answer (up to four times, until
+the client is gone). A flood stops as soon as the client's port is closed (ICMP port
+unreachable), and a server floods at most :data:`MAX_FLOODS` clients at a time. Over TCP both
+answer once (wrong ID / right answer).
 
 Answer data uses loopback addresses only, so nothing that reads it leaves the machine.
 """
@@ -427,10 +428,16 @@ class DnsServer:
                     except OSError:
                         continue  # ENOBUFS and the like: this packet is lost, go on
                     sent += 1
-                if then_answer and not self._stopping.is_set():
-                    time.sleep(0.05)  # let the client drain its receive queue first
-                    with contextlib.suppress(OSError):
+                # The answer, after a pause for the client to drain its receive queue (a
+                # datagram that finds it full is dropped), and again a few times, until the
+                # client is gone: a busy machine may take longer to drain.
+                for pause in (0.05, 0.1, 0.2, 0.4) if then_answer else ():
+                    if self._stopping.wait(pause):
+                        break
+                    try:
                         sock.send(answer)
+                    except OSError:
+                        break  # ECONNREFUSED: the client has its answer and is gone
         except OSError:
             return
         finally:
