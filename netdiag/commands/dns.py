@@ -86,7 +86,7 @@ def command(
             min=0.01,
             max=120.0,
             metavar="SECONDS",
-            help="Seconds to wait for each answer.",
+            help="Seconds to wait for each answer (with --trace: for each round of queries).",
         ),
     ] = 2.0,
     retries: Annotated[
