@@ -204,14 +204,15 @@ def parse_target(
     s = text.strip()
     if s == "":
         raise TargetError("empty target")
+    url = "://" in s
+    shown = redact_userinfo(text)  # what error messages quote: never a password
+    if not url and "@" in s:
+        shown = f"{REDACTED_USERINFO}@{s.rpartition('@')[2]}"
     if any(c.isspace() or not c.isprintable() for c in s):
-        raise TargetError(
-            f"target '{redact_userinfo(text)}' contains white space or control characters"
-        )
-    if "://" in s:
+        raise TargetError(f"target '{shown}' contains white space or control characters")
+    if url:
         return _parse_url(text, s, schemes)
     if "@" in s:
-        shown = REDACTED_USERINFO + "@" + s.rpartition("@")[2]
         raise TargetError(f"'{shown}': user info (user@) goes only in a URL")
     if s.startswith("["):
         end = s.find("]")

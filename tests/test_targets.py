@@ -214,6 +214,7 @@ def test_user_name_alone_is_redacted_whole():
         "http://u:Pa55word@[::1/",
         "http://u:Pa55 word@host.test/",
         "u:Pa55word@host.test:22",
+        "u:Pa55word @host.test",
     ],
 )
 def test_errors_never_quote_the_password(text):
