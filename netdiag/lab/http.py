@@ -31,7 +31,9 @@ Paths (on every HTTP/1.1 server):
   then close; for tests that feed the client's parsers arbitrary bytes.
 - Hostile: ``/hostile/silent`` never answers, ``/hostile/endless-headers`` sends headers
   forever, ``/hostile/huge-header`` one 1 MiB header, ``/hostile/garbage`` a garbage status
-  line, ``/hostile/close-mid`` closes mid-body, ``/hostile/drip`` one byte every 0.2 s.
+  line, ``/hostile/close-mid`` closes mid-body, ``/hostile/drip`` one byte every 0.2 s,
+  ``/hostile/escapes`` terminal control sequences (C1 controls) in the reason phrase and a
+  header value.
 """
 
 from __future__ import annotations
@@ -210,6 +212,20 @@ def _drip(sock: Any) -> None:
             time.sleep(0.2)
 
 
+ESCAPE_BYTES = b"\x9b2J\x9d0;pwned\x9c"
+"""C1 controls (CSI, OSC, ST) as Latin-1 bytes: HTTP/1.1 allows them in a reason phrase and in
+header values (obs-text), and decoded they are terminal control sequences."""
+
+
+def _escapes(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.sendall(
+            b"HTTP/1.1 200 OK " + ESCAPE_BYTES + b"\r\n"
+            b"X-Escape: before " + ESCAPE_BYTES + b" after\r\n"
+            b"Content-Length: 3\r\n\r\nok\n"
+        )
+
+
 def _drain_now(sock: Any) -> bool:
     """Read and drop what the client has sent, without waiting; False once it has gone."""
     sock.settimeout(0.0)
@@ -315,6 +331,7 @@ HOSTILE: dict[str, Callable[[Any], None]] = {
     "big-header": _big_header,
     "continue-flood": _continue_flood,
     "chunk-flood": _chunk_flood,
+    "escapes": _escapes,
     "silent": _silent,
     "endless-headers": _endless_headers,
     "huge-header": _huge_header,
