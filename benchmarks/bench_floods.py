@@ -103,6 +103,7 @@ def main() -> None:
         for name, key in (
             ("h2: SETTINGS forever", "h2_settings_flood"),
             ("h2: PING forever", "h2_ping_flood"),
+            ("h2: WINDOW_UPDATE forever", "h2_window_flood"),
         ):
             if key in urls:
                 url = urls[key] + "/"

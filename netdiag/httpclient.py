@@ -20,6 +20,11 @@ from netdiag.result import ProbeError
 from netdiag.tcpconnect import check_deadline, wait_ready
 
 READ_SIZE = 65536
+MAX_H2_CONTROL_FRAMES = 1000
+"""SETTINGS and PING frames a server may send during one HTTP/2 exchange. Each must be
+acknowledged, and a server that sends them without end ("settings flood", "ping flood":
+CVE-2019-9515, CVE-2019-9512) is attacking its client; nghttp2, curl's HTTP/2 library, gives up
+at the same count of pending acknowledgements."""
 
 
 class Stream(Protocol):
@@ -296,6 +301,7 @@ class Http2:
             if n.lower() not in ("host", "connection", "keep-alive", "transfer-encoding")
         ]
         heard = False  # anything for our stream yet (headers, data, reset)
+        control = 0  # SETTINGS and PING frames received during this exchange
         try:
             conn.send_headers(sid, pseudo + regular, end_stream=not body)
             if body:
@@ -357,6 +363,19 @@ class Http2:
                             "bad_response", f"the server reset the stream ({event.error_code!r})"
                         )
                         return ex
+                    elif isinstance(
+                        event, h2.events.RemoteSettingsChanged | h2.events.PingReceived
+                    ):
+                        control += 1
+                        if control > MAX_H2_CONTROL_FRAMES:
+                            ex.error = ProbeError(
+                                "bad_response",
+                                f"the server sent more than {MAX_H2_CONTROL_FRAMES} HTTP/2 "
+                                "SETTINGS and PING frames "
+                                + ("before" if ex.status is None else "while sending")
+                                + " its response: a control-frame flood (CVE-2019-9512/9515)",
+                            )
+                            return ex
                     elif isinstance(event, h2.events.ConnectionTerminated):
                         last = event.last_stream_id
                         # A GOAWAY below our stream: the request was never processed.

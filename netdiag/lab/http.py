@@ -24,7 +24,8 @@ Paths (on every HTTP/1.1 server):
   ``FLOOD_LIMIT``): ``/hostile/continue-flood`` ``HTTP/1.1 100 Continue`` responses,
   ``/hostile/chunk-flood`` a chunked body of 1-byte chunks. On HTTP/2 the flood starts
   before any path is read, so those are listeners of their own (h2 in ALPN, any path):
-  ``urls["h2_settings_flood"]`` SETTINGS frames, ``urls["h2_ping_flood"]`` PING frames.
+  ``urls["h2_settings_flood"]`` SETTINGS frames, ``urls["h2_ping_flood"]`` PING frames,
+  ``urls["h2_window_flood"]`` WINDOW_UPDATE frames.
 - ``/hostile/big-header`` one 4,000-byte header in a single write, so that the whole header
   block arrives in one read.
 - ``/canned/TOKEN`` (HTTP/1.1 and HTTP/2): exactly the bytes registered with :func:`can`,
@@ -271,6 +272,9 @@ H2_SETTINGS_FRAME = b"\x00\x00\x06\x04\x00\x00\x00\x00\x00" + b"\x00\x03\x00\x00
 """A SETTINGS frame (SETTINGS_MAX_CONCURRENT_STREAMS = 100): each one must be acknowledged."""
 H2_PING_FRAME = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"netdiag!"
 """A PING frame: each one must be answered with a PING ACK."""
+H2_WINDOW_UPDATE_FRAME = b"\x00\x00\x04\x08\x00\x00\x00\x00\x00" + b"\x00\x00\x00\x01"
+"""A WINDOW_UPDATE frame for the connection, by one byte: legitimate one at a time, so only the
+deadline can end an endless stream of them."""
 
 
 def h2_flood_handler(ctx: ssl.SSLContext, frame: bytes) -> Handler:
@@ -478,7 +482,11 @@ def start_http(
     site.urls["https"] = f"https://{host}:{port}"
     host, port = listeners.add(tls_http_handler(h2_ctx, site))
     site.urls["h2"] = f"https://{host}:{port}"
-    for name, frame in (("h2_settings_flood", H2_SETTINGS_FRAME), ("h2_ping_flood", H2_PING_FRAME)):
+    for name, frame in (
+        ("h2_settings_flood", H2_SETTINGS_FRAME),
+        ("h2_ping_flood", H2_PING_FRAME),
+        ("h2_window_flood", H2_WINDOW_UPDATE_FRAME),
+    ):
         host, port = listeners.add(h2_flood_handler(h2_ctx, frame))
         site.urls[name] = f"https://{host}:{port}"
     return dict(site.urls)
