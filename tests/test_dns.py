@@ -479,4 +479,8 @@ def test_ctrl_c_during_trace_prints_what_was_measured(dnslab):
     assert "Traceback" not in r.err
     doc = r.json()
     assert doc["interrupted"] is True
-    assert [h["zone"] for h in doc["hops"]][:2] == [".", "test."]
+    # the zone being worked on is kept too, with what its servers had answered
+    assert [h["zone"] for h in doc["hops"]] == [".", "test.", "lame.test."]
+    assert doc["hops"][-1]["outcome"] == "stopped"
+    assert doc["error"]["kind"] == "interrupted"
+    assert "lame.test." in doc["error"]["message"]

@@ -164,12 +164,13 @@ class DnsTraceReport:
 
 
 class _Stop(Exception):
-    """A trace bound was reached: unwinds to the top with the reason, and each level on the
-    way adds what it had measured, so that the report keeps it."""
+    """A trace bound was reached, or Ctrl-C stopped the trace: unwinds to the top with the
+    reason, and each level on the way adds what it had measured, so that the report keeps it."""
 
-    def __init__(self, error: ProbeError) -> None:
+    def __init__(self, error: ProbeError, interrupted: bool = False) -> None:
         super().__init__(error.message)
         self.error = error
+        self.interrupted = interrupted
         self.lookups: list[GluelessLookup] | None = None
         """The glueless lookups of the zone being worked on, the last one cut short."""
         self.hop: Hop | None = None
@@ -373,7 +374,23 @@ class Tracer:
                 batch = candidates[i : i + step]
                 self._budget(len(batch), zone)
                 calls = [functools.partial(self._ask, s, qname, rdtype, zone) for s in batch]
-                results = run_all(calls, workers=len(batch))
+                done: list[_Asked] = []
+                try:
+                    results = run_all(
+                        calls, workers=len(batch), on_result=lambda _i, a, d=done: d.append(a)
+                    )
+                except KeyboardInterrupt:  # keep the answers that came, and this zone
+                    results = done
+                    for a in results:
+                        self.queries += a.exchange.attempts
+                    asked.extend(results)
+                    raise _Stop(
+                        ProbeError(
+                            "interrupted",
+                            f"interrupted while asking the name servers of {zone}",
+                        ),
+                        interrupted=True,
+                    ) from None
                 for a in results:
                     self.queries += a.exchange.attempts
                 asked.extend(results)
@@ -496,6 +513,7 @@ class Tracer:
             error = trace.error
         except _Stop as stop:
             error = stop.error
+            interrupted = stop.interrupted
             trace, followed = stop.trace, stop.followed or []
         except KeyboardInterrupt:
             interrupted = True

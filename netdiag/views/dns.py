@@ -99,7 +99,7 @@ def short_view(report: DnsLookupReport) -> list[RenderableType]:
     return [Text(rec.data) for r in report.results for rec in r.answer]
 
 
-def _hop_node(tree: Tree, hop: Hop) -> None:
+def _hop_node(tree: Tree, hop: Hop, interrupted: bool = False) -> None:
     label = Text(hop.zone, style="bold")
     if hop.nameservers:
         shown = ", ".join(hop.nameservers[:4]) + (" ..." if len(hop.nameservers) > 4 else "")
@@ -112,7 +112,7 @@ def _hop_node(tree: Tree, hop: Hop) -> None:
             style="" if g.addresses else BAD_STYLE,
         )
         branch = node.add(sub)
-        trace_nodes(branch, g.trace)
+        trace_nodes(branch, g.trace, interrupted)
     for s in hop.servers:
         line = Text(f"{s.name} {s.address} ")
         line.append(f"[{s.source}] ", style=DIM_STYLE)
@@ -134,16 +134,16 @@ def _hop_node(tree: Tree, hop: Hop) -> None:
         asked = len(hop.servers)
         node.add(
             Text(
-                f"stopped here by a trace bound, after asking {asked} "
-                f"server{'s' if asked != 1 else ''} of this zone",
+                f"stopped here ({'interrupted' if interrupted else 'by a trace bound'}); "
+                f"{asked} server{'s' if asked != 1 else ''} of this zone done",
                 style=BAD_STYLE,
             )
         )
 
 
-def trace_nodes(tree: Tree, trace: Trace) -> None:
+def trace_nodes(tree: Tree, trace: Trace, interrupted: bool = False) -> None:
     for hop in trace.hops:
-        _hop_node(tree, hop)
+        _hop_node(tree, hop, interrupted)
     if trace.error is not None:
         tree.add(Text(f"{trace.error.kind}: {trace.error.message}", style=BAD_STYLE))
 
@@ -157,11 +157,11 @@ def trace_view(report: DnsTraceReport) -> list[RenderableType]:
     )
     tree = Tree(title)
     for hop in report.hops:
-        _hop_node(tree, hop)
+        _hop_node(tree, hop, report.interrupted)
     out: list[RenderableType] = [tree]
     for t in report.cname_traces:
         sub = Tree(Text(f"CNAME -> {t.name}: a new trace from the root", style="bold magenta"))
-        trace_nodes(sub, t)
+        trace_nodes(sub, t, report.interrupted)
         out.append(sub)
     if report.answer:
         out.append(Text("answer", style=DIM_STYLE))
