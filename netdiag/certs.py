@@ -6,8 +6,8 @@ A served certificate is hostile data. cryptography parses names, extensions and 
 lazily, on first access, and raises there when their DER is malformed; every such access is
 made once, in :class:`Served`, where a part that cannot be read becomes a fault (reported as
 a problem on that certificate) and the rest of the certificate and of the chain is still
-shown. The only ASN.1 read here is the outer list of extensions, to name the one that
-cryptography could not parse (it parses them all or none).
+shown. When cryptography cannot read the extensions (it parses them all or none), asn1crypto
+lists them, and each one is parsed on its own to name the one at fault.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import os
 import re
 import ssl
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -89,54 +89,25 @@ def _oid_name(oid: x509.ObjectIdentifier) -> str:
     return name if name and name != "Unknown OID" else oid.dotted_string
 
 
-def _der_items(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
-    """(tag, content start, content end) of each DER element in ``data[start:end]``."""
-    pos = start
-    while pos < end:
-        if end - pos < 2 or data[pos] & 0x1F == 0x1F:
-            raise ValueError("malformed DER")
-        tag, length, pos = data[pos], data[pos + 1], pos + 2
-        if length & 0x80:
-            n = length & 0x7F
-            if not 1 <= n <= 4 or pos + n > end:
-                raise ValueError("malformed DER length")
-            length, pos = int.from_bytes(data[pos : pos + n], "big"), pos + n
-        if pos + length > end:
-            raise ValueError("DER element runs past its container")
-        yield tag, pos, pos + length
-        pos += length
-
-
-def _oid_from_der(body: bytes) -> x509.ObjectIdentifier:
-    arcs: list[int] = []
-    value = 0
-    for byte in body:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            arcs.append(value)
-            value = 0
-    if not arcs or body[-1] & 0x80:
-        raise ValueError("malformed OID")
-    first = min(arcs[0] // 40, 2)
-    return x509.ObjectIdentifier(".".join(map(str, [first, arcs[0] - 40 * first, *arcs[1:]])))
-
-
 def _raw_extensions(tbs: bytes) -> list[tuple[x509.ObjectIdentifier, bool, bytes]]:
-    """(OID, critical, value DER) of each extension of a TBSCertificate, unparsed."""
-    out: list[tuple[x509.ObjectIdentifier, bool, bytes]] = []
-    for tag, start, end in _der_items(tbs, 0, len(tbs)):  # the TBSCertificate SEQUENCE
-        for ftag, fstart, fend in _der_items(tbs, start, end) if tag == 0x30 else ():
-            if ftag != 0xA3:  # [3] extensions
-                continue
-            for stag, sstart, send in _der_items(tbs, fstart, fend):  # SEQUENCE OF Extension
-                for etag, estart, eend in _der_items(tbs, sstart, send) if stag == 0x30 else ():
-                    parts = list(_der_items(tbs, estart, eend)) if etag == 0x30 else []
-                    if len(parts) not in (2, 3) or parts[0][0] != 0x06 or parts[-1][0] != 0x04:
-                        raise ValueError("malformed extension")
-                    critical = len(parts) == 3 and tbs[parts[1][1] : parts[1][2]] != b"\x00"
-                    oid = _oid_from_der(tbs[parts[0][1] : parts[0][2]])
-                    out.append((oid, critical, tbs[parts[-1][1] : parts[-1][2]]))
-    return out
+    """(OID, critical, value DER) of each extension of a TBSCertificate, the values unparsed.
+
+    asn1crypto reads the list (its values are parsed only on access, and they are not): this
+    runs only when cryptography could not read the extensions, to name the one at fault."""
+    from asn1crypto import x509 as asn1_x509  # only on this error path
+
+    try:
+        exts = asn1_x509.TbsCertificate.load(tbs)["extensions"]
+        return [
+            (
+                x509.ObjectIdentifier(e["extn_id"].dotted),
+                bool(e["critical"].native),
+                bytes(e["extn_value"].contents),
+            )
+            for e in exts
+        ]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"malformed extension list: {exc}") from None
 
 
 @cache
