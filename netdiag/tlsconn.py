@@ -3,7 +3,12 @@
 pyOpenSSL is used rather than the ssl module because it also asks for and returns a stapled
 OCSP response, and hands over the chain exactly as the server sent it. The handshake runs
 on a non-blocking socket against a deadline, so a silent or slow server cannot hold it past
-``timeout``. Certificates are *not* verified here (verification mode none): the handshake
+``timeout``. OpenSSL never touches the socket: it works on memory BIOs that this module
+fills from the socket, at most :data:`FEED_SIZE` bytes per turn, checking the deadline
+between turns. A socket BIO would let OpenSSL loop inside one C call for as long as the peer
+keeps data coming (endless HelloRequest messages during the handshake, which OpenSSL skips
+in a loop; session tickets after it), where no deadline and no Ctrl-C can reach it.
+Certificates are *not* verified here (verification mode none): the handshake
 must succeed so that a broken chain can still be shown; :mod:`netdiag.certs` judges it.
 
 Importing this module imports pyOpenSSL and cryptography: only commands that speak TLS do.
@@ -13,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import selectors
 import socket
 from dataclasses import dataclass, field
 
@@ -31,6 +35,46 @@ _NOT_TLS_HINTS = (
     "unknown protocol",
     "record_layer_failure",
 )
+FEED_SIZE = 16384 + 2048
+"""Bytes handed to OpenSSL per turn: one full TLS record (16 KiB plus overhead)."""
+
+
+def _pump_out(conn: SSL.Connection, sock: socket.socket, deadline_ns: int) -> None:
+    """Send whatever OpenSSL has written to its outgoing memory BIO, by the deadline."""
+    while True:
+        try:
+            data = conn.bio_read(65536)
+        except SSL.WantReadError:
+            return
+        view = memoryview(data)
+        while view:
+            check_deadline(deadline_ns)
+            try:
+                view = view[sock.send(view) :]
+            except BlockingIOError:
+                wait_ready(sock, deadline_ns, write=True)
+
+
+def _feed(conn: SSL.Connection, sock: socket.socket, deadline_ns: int) -> None:
+    """Send what OpenSSL has to say, then give it the next bytes from the socket (at most
+    FEED_SIZE; at end of stream, tell it so). TimeoutError once the deadline has passed."""
+    _pump_out(conn, sock, deadline_ns)
+    while True:
+        check_deadline(deadline_ns)
+        try:
+            data = sock.recv(FEED_SIZE)
+            break
+        except BlockingIOError:
+            wait_ready(sock, deadline_ns)
+    if data:
+        conn.bio_write(data)
+    else:
+        conn.bio_shutdown()
+
+
+class TlsClosed(ConnectionError):
+    """The TLS layer failed after the handshake (a bad record, an alert): a connection error,
+    so that callers handling OSError handle it too."""
 
 
 @dataclass(slots=True)
@@ -52,26 +96,29 @@ class TlsSession:
     sni: str | None = None
     _closed: bool = field(default=False, repr=False)
 
-    def _wait(self, deadline_ns: int, write: bool) -> None:
-        wait_ready(self.sock, deadline_ns, write=write)
-
     def recv(self, n: int, deadline_ns: int) -> bytes:
         """Up to ``n`` bytes of application data (b"" at a clean close), by the deadline:
-        TimeoutError once it has passed, even while data keeps arriving."""
+        TimeoutError once it has passed, even while data keeps arriving; TlsClosed when the
+        TLS layer fails."""
         while True:
             check_deadline(deadline_ns)
             try:
                 return self.conn.recv(n)
             except SSL.WantReadError:
-                self._wait(deadline_ns, write=False)
-            except SSL.WantWriteError:
-                self._wait(deadline_ns, write=True)
+                self._feed(deadline_ns)
             except SSL.ZeroReturnError:
                 return b""
             except SSL.SysCallError as exc:
                 if exc.args and exc.args[0] == -1:  # EOF without close_notify
                     return b""
-                raise ConnectionResetError(str(exc)) from None
+                raise TlsClosed(str(exc)) from None
+            except SSL.Error as exc:
+                if "unexpected eof" in str(exc).lower():
+                    return b""
+                raise TlsClosed(f"TLS error: {_reason(exc)}") from None
+
+    def _feed(self, deadline_ns: int) -> None:
+        _feed(self.conn, self.sock, deadline_ns)
 
     def sendall(self, data: bytes, deadline_ns: int) -> None:
         view = memoryview(data)
@@ -81,18 +128,18 @@ class TlsSession:
                 sent = self.conn.send(bytes(view[:16384]))
                 view = view[sent:]
             except SSL.WantReadError:
-                self._wait(deadline_ns, write=False)
-            except SSL.WantWriteError:
-                self._wait(deadline_ns, write=True)
-            except SSL.SysCallError as exc:
-                raise ConnectionResetError(str(exc)) from None
+                self._feed(deadline_ns)
+            except SSL.Error as exc:
+                raise TlsClosed(f"TLS error: {_reason(exc)}") from None
+        _pump_out(self.conn, self.sock, deadline_ns)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        with contextlib.suppress(SSL.Error):
-            self.conn.shutdown()  # send close_notify; don't wait for the peer's
+        with contextlib.suppress(SSL.Error, OSError):
+            self.conn.shutdown()  # close_notify, sent if the socket takes it now; no wait
+            self.sock.send(self.conn.bio_read(65536))
         self.sock.close()
 
 
@@ -115,8 +162,8 @@ def _context(alpn: list[str], on_ocsp: list[bytes]) -> SSL.Context:
 
 def classify_ssl_error(exc: Exception, where: str) -> ProbeError:
     """Name a failed handshake: not TLS at all, reset, or refused by the server's TLS."""
-    if isinstance(exc, SSL.SysCallError):
-        code = exc.args[0] if exc.args else None
+    if isinstance(exc, SSL.SysCallError | OSError) or "unexpected eof" in str(exc).lower():
+        code = exc.errno if isinstance(exc, OSError) else (exc.args[0] if exc.args else None)
         if code in (errno.ECONNRESET, errno.EPIPE):
             return ProbeError(
                 "handshake_failed", f"{where} reset the connection during the TLS handshake"
@@ -156,7 +203,7 @@ def handshake(
     ``recv``/``sendall``); on failure the socket is closed.
     """
     ocsp: list[bytes] = []
-    conn = SSL.Connection(_context(alpn or [], ocsp), sock)
+    conn = SSL.Connection(_context(alpn or [], ocsp), None)  # memory BIOs: see the module
     conn.set_connect_state()
     if sni:
         conn.set_tlsext_host_name(sni.encode("ascii"))
@@ -164,32 +211,21 @@ def handshake(
     sock.setblocking(False)
     start = now_ns()
     deadline = start + int(timeout * 1e9)
-    sel = selectors.DefaultSelector()
     try:
         while True:
+            check_deadline(deadline)
             try:
                 conn.do_handshake()
                 break
-            except (SSL.WantReadError, SSL.WantWriteError) as want:
-                event = (
-                    selectors.EVENT_READ
-                    if isinstance(want, SSL.WantReadError)
-                    else selectors.EVENT_WRITE
-                )
-                left = (deadline - now_ns()) / 1e9
-                sel.register(sock, event)
-                ready = sel.select(max(0.0, left)) if left > 0 else []
-                sel.unregister(sock)
-                if not ready:
-                    sock.close()
-                    return None, ProbeError(
-                        "timeout", f"no TLS answer from {where} within {timeout:g} s"
-                    )
-            except (SSL.Error, OSError) as exc:
-                sock.close()
-                return None, classify_ssl_error(exc, where)
-    finally:
-        sel.close()
+            except SSL.WantReadError:
+                _feed(conn, sock, deadline)
+        _pump_out(conn, sock, deadline)  # the client's Finished
+    except TimeoutError:
+        sock.close()
+        return None, ProbeError("timeout", f"no TLS answer from {where} within {timeout:g} s")
+    except (SSL.Error, OSError) as exc:
+        sock.close()
+        return None, classify_ssl_error(exc, where)
     took = (now_ns() - start) / 1e6
     chain = [
         crypto.dump_certificate(crypto.FILETYPE_ASN1, c) for c in conn.get_peer_cert_chain() or []

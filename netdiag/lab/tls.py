@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import selectors
 import shutil
 import socket
@@ -74,6 +75,33 @@ def _reset(conn: socket.socket) -> None:
     with contextlib.suppress(OSError):
         conn.recv(16384)
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+HELLO_REQUEST_RECORD = b"\x16\x03\x03\x40\x00" + b"\x00\x00\x00\x00" * 4096
+"""A plaintext handshake record of 4,096 HelloRequest messages, which a TLS client skips
+(OpenSSL in a loop, for as long as they keep coming)."""
+
+
+def _hello_request_flood(conn: socket.socket) -> None:
+    """Read the ClientHello, then send HelloRequest records as fast as the client takes them
+    (bounded as every lab flood is: :func:`netdiag.lab.http.flood`), never a ServerHello."""
+    from netdiag.lab.http import flood
+
+    conn.settimeout(IO_TIMEOUT)
+    with contextlib.suppress(OSError):
+        conn.recv(16384)
+        flood(conn, b"", HELLO_REQUEST_RECORD * 8)
+
+
+def bad_record_after(tls: Any) -> None:
+    """After the handshake, read the request, then send a record that cannot be decrypted
+    (on the raw socket, past the TLS layer): the client's TLS layer fails mid-exchange."""
+    tls.recv(65536)
+    raw = socket.socket(fileno=os.dup(tls.fileno()))
+    with raw, contextlib.suppress(OSError):
+        raw.sendall(b"\x17\x03\x03\x00\x20" + b"\x11" * 32)
+        raw.settimeout(IO_TIMEOUT)
+        raw.recv(65536)
 
 
 def starttls_handler(protocol: str, ctx: ssl.SSLContext) -> Handler:
@@ -340,6 +368,7 @@ class TlsLab:
         good_ctx = server_context(good_cert, good_key)
         self._add("not_tls", _not_tls)
         self._add("reset", _reset)
+        self._add("hello_request_flood", _hello_request_flood)
         for proto in ("smtp", "imap", "pop3"):
             self._add(f"starttls_{proto}", starttls_handler(proto, good_ctx), "good.lab.test")
         self._add_ocsp(inter)
@@ -363,7 +392,8 @@ class TlsLab:
         to load such a certificate), and ``tls_escape`` a good chain whose leaf subject (O and
         CN) holds terminal escape sequences. Web servers (HTTP/1.1) with the same
         certificates: ``urls["https_bad_san"]`` and ``urls["https_escape"]`` (whose leaf also
-        names 127.0.0.1, so that it is trusted and matches there)."""
+        names 127.0.0.1, so that it is trusted and matches there); ``urls["https_bad_record"]``
+        answers a request with a record that cannot be decrypted."""
         from netdiag.lab.http import Site, serve_http1, tls_http_handler
 
         d = self.directory
@@ -388,6 +418,8 @@ class TlsLab:
         escape_ctx.set_alpn_protocols(["http/1.1"])
         host, port = self.listeners.add(tls_http_handler(escape_ctx, site))
         self.urls["https_escape"] = f"https://{host}:{port}"
+        host, port = self.listeners.add(tls_handler(escape_ctx, bad_record_after))
+        self.urls["https_bad_record"] = f"https://{host}:{port}"
 
     def _add_ocsp(self, inter: Issued) -> None:
         from cryptography.hazmat.primitives import hashes, serialization
