@@ -168,6 +168,12 @@ class _Escaped:
                 yield Segment(_UNSAFE_KEEP_NEWLINE.sub(_escape_char, seg.text), seg.style)
 
 
+def escaped(item: RenderableType) -> RenderableType:
+    """``item`` as :meth:`TextOutput.print` shows it, control characters escaped: for what is
+    drawn by other means (rich's Live)."""
+    return _Escaped(item)
+
+
 class TextOutput:
     """Prints renderables to stdout: styled on a terminal, plain and unwrapped when piped."""
 

@@ -59,3 +59,64 @@ def test_tls_error_after_the_handshake_is_a_reported_error(lab):
         assert code == 1
         assert doc["error"]["kind"] == "bad_response", doc["error"]
         assert "TLS error" in doc["error"]["message"]
+
+
+# Escapes: what rich's Live draws ------------------------------------------------------------
+
+
+WATCH = ("--watch", "0.2", "--count", "1", "--by", "process", "--state", "listen", "--top", "10000")
+
+
+def test_sockets_watch_on_a_terminal_escapes_process_names(tmp_path):
+    """Any local user names a process: `sockets --watch` on a terminal drew the name raw
+    through rich's Live, past the escaping every other view gets."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    evil = tmp_path / "evil.py"
+    evil.write_text(
+        "import socket, sys, time\n"
+        "open('/proc/self/comm', 'w').write('\\x1b[2J\\x1b]0;PWN\\x07')\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+        "print('ready', flush=True); time.sleep(30)\n"
+    )
+    owner = subprocess.Popen([sys.executable, str(evil)], stdout=subprocess.PIPE, text=True)
+    master, slave = pty.openpty()
+    try:
+        assert owner.stdout is not None and owner.stdout.readline() == "ready\n"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "netdiag", "sockets", *WATCH],
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "COLUMNS": "150", "LINES": "5000", "TERM": "xterm"},
+        )
+        os.close(slave)
+        slave = -1
+        seen = b""
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            if not select.select([master], [], [], 0.5)[0]:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the terminal's other side is gone: all read
+                break
+            if not data:
+                break
+            seen += data
+        assert proc.wait(timeout=10) == 0
+    finally:
+        owner.kill()  # only the processes this test started
+        owner.wait()
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    assert b"PWN" in seen
+    assert b"\x1b[2J" not in seen and b"\x1b]0;PWN" not in seen
+    assert b"\\x1b[2J\\x1b]0;PWN\\x07" in seen

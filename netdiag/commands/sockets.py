@@ -142,7 +142,7 @@ def _watch(opts: object, every: float, count: int | None) -> int:
     from rich.console import Group
 
     from netdiag.exitcodes import ExitStatus
-    from netdiag.output import TextOutput
+    from netdiag.output import TextOutput, escaped, terminal_safe
     from netdiag.probes.sockets import snapshot
     from netdiag.result import exit_status
     from netdiag.views.sockets import sockets_view
@@ -165,9 +165,10 @@ def _watch(opts: object, every: float, count: int | None) -> int:
             if previous is not None:
                 rate = (report.time_wait.count - previous[0]) / (started - previous[1])
             previous = (report.time_wait.count, started)
-            view = sockets_view(report, terminal=out.is_terminal, rate=rate)
+            # Process names are anyone's to choose: escaped as every view's strings are.
+            view = sockets_view(terminal_safe(report), terminal=out.is_terminal, rate=rate)
             if live is not None:
-                live.update(Group(*view), refresh=True)
+                live.update(escaped(Group(*view)), refresh=True)
             else:
                 from rich.text import Text
 
