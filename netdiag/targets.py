@@ -130,6 +130,10 @@ def parse_host(text: str) -> tuple[str, int | None]:
     """Validate a host name or IP literal; return (resolver form, IP version or None)."""
     if text == "":
         raise TargetError("empty host name")
+    if "@" in text:  # never a host name; and what comes before it may be a password
+        raise TargetError(
+            f"'{REDACTED_USERINFO}@{text.rpartition('@')[2]}': user info (user@) goes only in a URL"
+        )
     if ":" in text:
         try:
             return str(ipaddress.IPv6Address(text)), 6

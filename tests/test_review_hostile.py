@@ -120,3 +120,20 @@ def test_sockets_watch_on_a_terminal_escapes_process_names(tmp_path):
     assert b"PWN" in seen
     assert b"\x1b[2J" not in seen and b"\x1b]0;PWN" not in seen
     assert b"\\x1b[2J\\x1b]0;PWN\\x07" in seen
+
+
+# Secrets ------------------------------------------------------------------------------------
+
+
+def test_user_info_outside_a_url_is_never_echoed(cli):
+    """`ping u:pass@host` quoted the password in its usage error (hosts and --sni go through
+    parse_host, not parse_target)."""
+    for args in (
+        ("ping", "-c", "1", "u:s3cret@127.0.0.1"),
+        ("ping", "-c", "1", "u:s3cret@[::1]"),
+        ("tls", "127.0.0.1", "--sni", "u:s3cret@lab.test"),
+    ):
+        r = cli(*args)
+        assert r.code == 2, (args, r)
+        assert "s3cret" not in r.out + r.err, (args, r.err)
+        assert "user info" in r.err
