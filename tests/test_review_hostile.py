@@ -137,3 +137,13 @@ def test_user_info_outside_a_url_is_never_echoed(cli):
         assert r.code == 2, (args, r)
         assert "s3cret" not in r.out + r.err, (args, r.err)
         assert "user info" in r.err
+
+
+def test_http_tls_timeout_names_the_hops_timeout(lab):
+    """The handshake gets what is left of the hop: its timeout message quoted that remainder
+    (``within 1.99967 s``), not --timeout."""
+    url = "https://" + lab.endpoints["tls_hello_request_flood"] + "/"
+    doc, code, _ = _timed("http", url, "--timeout", "1")
+    assert code == 1
+    assert doc["error"]["kind"] == "timeout"
+    assert "within the hop's 1 s (--timeout)" in doc["error"]["message"], doc["error"]

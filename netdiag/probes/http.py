@@ -281,6 +281,12 @@ class _Run:
         )
         if session is None:
             assert err is not None
+            if err.kind == "timeout":  # the handshake had what was left of the hop's time
+                err = ProbeError(
+                    "timeout",
+                    f"no TLS answer from {where} within the hop's {self.opts.timeout:g} s "
+                    "(--timeout)",
+                )
             return None, times, err
         from pathlib import Path
 
