@@ -564,7 +564,7 @@ def problems(
                 )
             )
         elif top.issuer is None or any(s.cert is None for s in served):
-            found.append(ProbeError("untrusted_issuer", f"the chain does not verify: {why}"))
+            found.append(ProbeError("chain_invalid", f"the chain does not verify: {why}"))
         elif top.issuer not in root_names and len(served) == 1 and leaf.has_ca_issuers_url():
             found.append(
                 ProbeError(
@@ -578,8 +578,8 @@ def problems(
             found.append(
                 ProbeError("untrusted_issuer", f"the issuer {_rfc4514(top.issuer)} is not trusted")
             )
-        else:
-            found.append(ProbeError("untrusted_issuer", f"the chain does not verify: {why}"))
+        else:  # the issuer is trusted, yet the path does not verify (signature, SAN, usage)
+            found.append(ProbeError("chain_invalid", f"the chain does not verify: {why}"))
     match = hostname_matches(served[0], name)
     if not match:
         dns_names, ips = served[0].sans()

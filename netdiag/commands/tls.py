@@ -22,7 +22,9 @@ and days left, key, signature algorithm, SHA-256 fingerprint, and whether it is 
 self-signed. Then the verdict: whether the chain builds to the system trust store (or to
 --ca-file), whether it is valid for the name, and every problem found: cert_expired,
 cert_not_yet_valid, self_signed, untrusted_issuer, incomplete_chain (the server did not send
-an intermediate it needed), hostname_mismatch, expiring_soon (--min-days); or, when no
+an intermediate it needed), chain_invalid (the path to a known issuer does not verify),
+malformed_extension or bad_certificate (DER that cannot be read), hostname_mismatch,
+expiring_soon (--min-days); or, when no
 handshake happened, handshake_failed, not_tls, timeout, refused.
 
 The name sent as SNI and checked against the certificate is HOST, or --sni NAME; an IP
