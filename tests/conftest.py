@@ -41,6 +41,20 @@ def lab() -> Iterator[Lab]:
         yield running
 
 
+@pytest.fixture(scope="session")
+def dnslab(lab: Lab) -> dict[str, str]:
+    """The lab's DNS hierarchy: ``port``, ``root``, and each server's address by name
+    (``example``, ``flood_wrong_id``...)."""
+    if "dns_root" not in lab.endpoints:
+        pytest.skip("the DNS lab needs 127.53.0.x on loopback (Linux)")
+    root, port = lab.endpoints["dns_root"].rsplit(":", 1)
+    return {
+        "port": port,
+        "root": root,
+        **{k[4:]: v.rsplit(":", 1)[0] for k, v in lab.endpoints.items() if k.startswith("dns_")},
+    }
+
+
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]):
     """Run ``netdiag ARGS`` in this process: exit status, stdout and stderr apart."""

@@ -14,18 +14,6 @@ import netdiag.probes.dnstrace as dnstrace
 RECORD_KEYS = {"name", "type", "ttl", "data"}
 
 
-@pytest.fixture(scope="module")
-def dnslab(lab):
-    if "dns_root" not in lab.endpoints:
-        pytest.skip("the DNS lab needs 127.53.0.x on loopback (Linux)")
-    root, port = lab.endpoints["dns_root"].rsplit(":", 1)
-    return {
-        "port": port,
-        "root": root,
-        **{k[4:]: v.rsplit(":", 1)[0] for k, v in lab.endpoints.items() if k.startswith("dns_")},
-    }
-
-
 @pytest.fixture
 def no_system_resolver(monkeypatch):
     """Fail loudly if anything reaches for the system resolver."""

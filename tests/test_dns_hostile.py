@@ -22,18 +22,6 @@ import netdiag.dnsquery as dnsquery
 import netdiag.probes.dnstrace as dnstrace
 
 
-@pytest.fixture(scope="module")
-def dnslab(lab):
-    if "dns_root" not in lab.endpoints:
-        pytest.skip("the DNS lab needs 127.53.0.x on loopback (Linux)")
-    root, port = lab.endpoints["dns_root"].rsplit(":", 1)
-    return {
-        "port": port,
-        "root": root,
-        **{k[4:]: v.rsplit(":", 1)[0] for k, v in lab.endpoints.items() if k.startswith("dns_")},
-    }
-
-
 def timed(*args: str) -> tuple[Outcome, float]:
     """Run ``netdiag ARGS`` as a real process; its outcome and wall time in seconds."""
     start = time.monotonic()

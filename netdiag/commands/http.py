@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from netdiag.commands.options import IPv4Option, IPv6Option, JsonOption, finish, ip_version
+from netdiag.commands.options import (
+    IPv4Option,
+    IPv6Option,
+    JsonOption,
+    finish,
+    ip_version,
+    read_ca_option,
+)
 from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
@@ -194,15 +201,7 @@ def command(
         expect = parse_expect_status(expect_status) if expect_status else ((100, 399),)
     except ValueError as exc:
         raise usage_error(f"--expect-status: {exc}") from None
-    ca_pem: bytes | None = None
-    if ca_file is not None:
-        from netdiag.certs import read_ca_file
-        from netdiag.files import FileError
-
-        try:
-            ca_pem = read_ca_file(ca_file)
-        except FileError as exc:
-            raise usage_error(f"--ca-file {exc}") from None
+    ca_pem = read_ca_option(ca_file)
 
     opts = HttpOptions(
         method=verb,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -24,6 +25,22 @@ def ip_version(ipv4: bool, ipv6: bool) -> int | None:
 
         raise usage_error("-4 and -6 exclude each other")
     return 4 if ipv4 else 6 if ipv6 else None
+
+
+def read_ca_option(ca_file: Path | None) -> bytes | None:
+    """The PEM bundle of ``--ca-file``, read once and bounded; a usage error (exit 2) when it
+    cannot be read, is too large, is a device, or holds no certificate."""
+    if ca_file is None:
+        return None
+    from netdiag.certs import read_ca_file
+    from netdiag.files import FileError
+
+    try:
+        return read_ca_file(ca_file)
+    except FileError as exc:
+        from netdiag.cli import usage_error
+
+        raise usage_error(f"--ca-file {exc}") from None
 
 
 def finish(report: Any, json_output: bool, render: Callable[[TextOutput, Any], None]) -> NoReturn:

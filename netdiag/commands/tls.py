@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from netdiag.commands.options import IPv4Option, IPv6Option, JsonOption, finish, ip_version
+from netdiag.commands.options import (
+    IPv4Option,
+    IPv6Option,
+    JsonOption,
+    finish,
+    ip_version,
+    read_ca_option,
+)
 from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
@@ -138,15 +145,7 @@ def command(
         protocols = tuple(p.strip() for p in alpn.split(",") if p.strip())
         if not protocols or any(len(p) > 255 or not p.isascii() for p in protocols):
             raise usage_error("--alpn takes a comma-separated list of protocol names")
-    ca_pem: bytes | None = None
-    if ca_file is not None:
-        from netdiag.certs import read_ca_file
-        from netdiag.files import FileError
-
-        try:
-            ca_pem = read_ca_file(ca_file)
-        except FileError as exc:
-            raise usage_error(f"--ca-file {exc}") from None
+    ca_pem = read_ca_option(ca_file)
 
     from netdiag.probes.tls import TlsOptions, probe_tls
 

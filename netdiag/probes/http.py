@@ -441,28 +441,20 @@ class _Run:
         wire_headers = (
             [("Host", authority), *headers] if isinstance(conn.client, Http1) else list(headers)
         )
-        if isinstance(conn.client, Http2):
-            ex = conn.client.exchange(
-                method,
-                t.path or "/",
-                wire_headers,
-                body or b"",
-                deadline_ns=deadline,
-                timeout=opts.timeout,
-                max_body_bytes=opts.max_body_bytes,
-                authority=authority,
-                scheme=t.scheme,
-            )
-        else:
-            ex = conn.client.exchange(
-                method,
-                t.path or "/",
-                wire_headers,
-                body or b"",
-                deadline_ns=deadline,
-                timeout=opts.timeout,
-                max_body_bytes=opts.max_body_bytes,
-            )
+        # HTTP/2 carries the authority and scheme as pseudo-headers, HTTP/1.1 in Host.
+        h2_only = (
+            {"authority": authority, "scheme": t.scheme} if isinstance(conn.client, Http2) else {}
+        )
+        ex = conn.client.exchange(
+            method,
+            t.path or "/",
+            wire_headers,
+            body or b"",
+            deadline_ns=deadline,
+            timeout=opts.timeout,
+            max_body_bytes=opts.max_body_bytes,
+            **h2_only,
+        )
         return ex, wire_headers
 
     def _body(self, ex: Exchange, method: str) -> Body | None:
