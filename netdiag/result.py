@@ -14,24 +14,59 @@ import math
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from netdiag.errors import ErrorKind
 from netdiag.exitcodes import ExitStatus
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ProbeError:
-    """Why a probe failed: a short machine ``kind`` and a human ``message``.
+    """Why a probe failed (or what it warns of): a machine ``kind`` from
+    :class:`netdiag.errors.ErrorKind` and a human ``message``.
 
     ``hint`` says how to fix a problem on this machine (for errors that mean netdiag cannot run
-    the probe here, exit status 3).
+    the probe here, exit status 3). A ``kind`` given as a string must be one of the enum's
+    values: anything else is a ValueError at once, so no kind escapes the contract.
     """
 
-    kind: str
+    kind: ErrorKind
     message: str
     hint: str | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, ErrorKind):
+            object.__setattr__(self, "kind", ErrorKind(self.kind))
 
-CANNOT_RUN_KINDS = frozenset({"permission", "unsupported", "resource", "config"})
-"""Error kinds that mean netdiag could not run the probe here, not that the target is bad."""
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Envelope:
+    """The fields every command's report starts with, in JSON as in Python: the one contract
+    a script can rely on whatever the command."""
+
+    command: str
+    ok: bool
+    """True when every probe succeeded and every threshold held (exit status 0)."""
+    error: ProbeError | None
+    """Why the report is not ok (the first failure), or None."""
+    interrupted: bool
+    """Stopped by Ctrl-C: what was measured is reported, ``error.kind`` is ``interrupted``."""
+    started_at: str
+    """When the run started, UTC ISO 8601."""
+    duration_ms: float
+    """How long the whole run took."""
+    warnings: tuple[ProbeError, ...] = ()
+    """What deserves attention without making the report unhealthy (e.g. a certificate that
+    expires soon); never changes the exit status."""
+
+    def __post_init__(self) -> None:
+        # An interrupted run is not ok, and says why in ``error``, whatever the probe found
+        # before Ctrl-C (its first failure, if any, is kept in the message).
+        if self.interrupted and (self.error is None or self.error.kind != ErrorKind.INTERRUPTED):
+            why = "interrupted (Ctrl-C): the results are partial"
+            if self.error is not None:
+                why += f"; before that: {self.error.kind}: {self.error.message}"
+            object.__setattr__(self, "error", ProbeError(ErrorKind.INTERRUPTED, why))
+        if self.interrupted and self.ok:
+            object.__setattr__(self, "ok", False)
 
 
 class Report(Protocol):
@@ -53,8 +88,8 @@ def exit_status(report: Report) -> ExitStatus:
         return ExitStatus.INTERRUPTED
     if report.ok:
         return ExitStatus.OK
-    if report.error is not None and report.error.kind in CANNOT_RUN_KINDS:
-        return ExitStatus.CANNOT_RUN
+    if report.error is not None:
+        return report.error.kind.exit_status
     return ExitStatus.UNHEALTHY
 
 

@@ -42,6 +42,8 @@ def normalise(doc: Any, replacements: dict[str, str]) -> Any:
 def assert_golden(name: str, doc: Any) -> None:
     path = GOLDEN / f"{name}.json"
     text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
-    if os.environ.get("UPDATE_GOLDEN") or not path.exists():
+    if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(text)
+    # A missing golden file fails: writing it would make the test pass on whatever came out.
+    assert path.exists(), f"{path} is missing; UPDATE_GOLDEN=1 writes it (then review it)"
     assert json.loads(path.read_text()) == doc, f"{path} differs; UPDATE_GOLDEN=1 to accept"

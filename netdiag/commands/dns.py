@@ -246,7 +246,16 @@ def _lookup(
                 hint="name a server with --server ADDR, or use --trace, which needs none",
             )
             return DnsLookupReport(
-                "dns", "lookup", False, err, False, utc_now_iso(), 0.0, qname.to_text(), (), ()
+                command="dns",
+                ok=False,
+                error=err,
+                interrupted=False,
+                started_at=utc_now_iso(),
+                duration_ms=0.0,
+                mode="lookup",
+                name=qname.to_text(),
+                types=(),
+                results=(),
             )
         servers = [Server(s, port, s) for s in system]
     opts = DnsOptions(tcp=tcp, timeout=timeout, retries=retries)

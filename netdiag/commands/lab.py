@@ -9,7 +9,8 @@ import typer
 HELP = """\
 Start netdiag's lab servers on loopback and keep them running until Ctrl-C or --duration
 seconds have passed, then stop them. Prints each service's address; with --json, one JSON
-document (then waits), for scripts and benchmarks that need the servers in another process.
+document (then waits), for scripts and benchmarks that need the servers in another process;
+its duration_ms is the time the servers took to start, stops_after_s when they will stop.
 SIGTERM and SIGHUP stop it as cleanly as Ctrl-C: the lab's private keys and certificates are
 removed (exit status 143 or 129)."""
 
@@ -52,9 +53,11 @@ def _serve(duration: float, extra_tcp: int, json_output: bool) -> None:
     import contextlib
     import threading
 
-    from netdiag.lab import Lab, TcpServer
+    from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
+    from netdiag.lab import Lab, LabReport, TcpServer
     from netdiag.output import TextOutput, emit_json
 
+    started_at, start = utc_now_iso(), now_ns()
     with Lab() as lab:
         extra: list[str] = []
         if extra_tcp:
@@ -63,17 +66,20 @@ def _serve(duration: float, extra_tcp: int, json_output: bool) -> None:
             extra = [f"{h}:{p}" for h, p in server.endpoints]
         if json_output:
             emit_json(
-                {
-                    "command": "lab",
-                    "ok": True,
-                    "error": None,
-                    "endpoints": lab.endpoints,
-                    "tls_names": lab.tls_names,
-                    "files": lab.files,
-                    "urls": lab.urls,
-                    "extra_tcp": extra,
-                    "duration_s": duration,
-                }
+                LabReport(
+                    command="lab",
+                    ok=True,
+                    error=None,
+                    interrupted=False,
+                    started_at=started_at,
+                    duration_ms=elapsed_ms(start),
+                    endpoints=dict(lab.endpoints),
+                    tls_names=dict(lab.tls_names),
+                    files=dict(lab.files),
+                    urls=dict(lab.urls),
+                    extra_tcp=tuple(extra),
+                    stops_after_s=duration,
+                )
             )
         else:
             from rich.text import Text

@@ -172,7 +172,7 @@ def _watch(opts: object, every: float, count: int | None) -> int:
             else:
                 from rich.text import Text
 
-                line = Text(f"{report.taken_at}  TIME_WAIT {report.time_wait.count}")
+                line = Text(f"{report.started_at}  TIME_WAIT {report.time_wait.count}")
                 if rate is not None:
                     line.append(f" ({rate:+.1f}/s)")
                 line.append(

@@ -28,7 +28,7 @@ from netdiag.dnsquery import (
     rcode_text,
     section_records,
 )
-from netdiag.result import ProbeError, summarize_errors
+from netdiag.result import Envelope, ProbeError, summarize_errors
 from netdiag.targets import format_hostport
 
 MAX_CNAME_CHAIN = 16
@@ -77,15 +77,9 @@ class DnsQueryResult:
     """How many responses were rejected in all (a flooding server may send thousands)."""
 
 
-@dataclass(frozen=True, slots=True)
-class DnsLookupReport:
-    command: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DnsLookupReport(Envelope):
     mode: str
-    ok: bool
-    error: ProbeError | None
-    interrupted: bool
-    started_at: str
-    duration_ms: float
     name: str
     types: tuple[str, ...]
     results: tuple[DnsQueryResult, ...]

@@ -32,7 +32,7 @@ import dns.zonefile
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.concurrency import run_all
 from netdiag.dnsquery import Exchange, Record, exchange, make_query, rcode_text, section_records
-from netdiag.result import ProbeError
+from netdiag.result import Envelope, ProbeError
 
 # IANA root hints (named.root), names with their IPv4 and IPv6 addresses.
 ROOT_HINTS: tuple[tuple[str, str, str], ...] = (
@@ -143,14 +143,9 @@ class Trace:
     cname: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class DnsTraceReport:
-    command: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DnsTraceReport(Envelope):
     mode: str
-    ok: bool
-    error: ProbeError | None
-    interrupted: bool
-    started_at: str
     name: str
     type: str
     port: int
@@ -160,7 +155,6 @@ class DnsTraceReport:
     cname_traces: tuple[Trace, ...]
     """New traces for CNAME targets outside the zone that answered, in order."""
     queries: int
-    total_ms: float
 
 
 class _Stop(Exception):
@@ -535,7 +529,7 @@ class Tracer:
             answer=trace.answer if trace is not None else (),
             cname_traces=tuple(followed),
             queries=self.queries,
-            total_ms=elapsed_ms(self.start),
+            duration_ms=elapsed_ms(self.start),
         )
 
 

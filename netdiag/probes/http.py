@@ -19,7 +19,7 @@ from netdiag import __version__
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.httpclient import Exchange, Http1, Http2, PlainStream, Stream
 from netdiag.resolve import resolve
-from netdiag.result import ProbeError
+from netdiag.result import Envelope, ProbeError
 from netdiag.targets import (
     Target,
     TargetError,
@@ -125,18 +125,12 @@ class Hop:
     error: ProbeError | None
 
 
-@dataclass(frozen=True, slots=True)
-class HttpReport:
-    command: str
-    ok: bool
-    error: ProbeError | None
-    interrupted: bool
-    started_at: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpReport(Envelope):
     url: str
     """The last URL requested (after redirects)."""
     status: int | None
     hops: tuple[Hop, ...]
-    total_ms: float
 
 
 def parse_expect_status(text: str) -> tuple[tuple[int, int], ...]:
@@ -603,5 +597,5 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
         url=shown,
         status=status,
         hops=tuple(hops),
-        total_ms=total,
+        duration_ms=total,
     )

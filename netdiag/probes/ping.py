@@ -24,7 +24,7 @@ from netdiag import icmp
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.concurrency import run_all
 from netdiag.resolve import Resolution, resolve
-from netdiag.result import ProbeError, summarize_errors
+from netdiag.result import Envelope, ProbeError, summarize_errors
 from netdiag.stats import mdev, percentile
 from netdiag.targets import Target
 
@@ -88,14 +88,8 @@ class PingHostResult:
     stats: PingStats
 
 
-@dataclass(frozen=True, slots=True)
-class PingReport:
-    command: str
-    ok: bool
-    error: ProbeError | None
-    interrupted: bool
-    started_at: str
-    duration_ms: float
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PingReport(Envelope):
     count: int
     interval_s: float
     timeout_s: float

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
-from netdiag.result import ProbeError
+from netdiag.result import Envelope, ProbeError
 from netdiag.sockdiag import STATES, TIME_WAIT, Sock, address, read_table
 from netdiag.targets import format_hostport
 
@@ -79,13 +79,8 @@ class Processes:
     note: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class SocketsReport:
-    command: str
-    ok: bool
-    error: ProbeError | None
-    interrupted: bool
-    taken_at: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SocketsReport(Envelope):
     source: str
     """Where the table came from: netlink (sock_diag), proc (/proc/net/tcp*) or psutil."""
     total: int
@@ -96,7 +91,6 @@ class SocketsReport:
     by: str
     breakdown: tuple[Count, ...]
     processes: Processes | None
-    duration_ms: float
 
 
 def _sysctl(name: str) -> str | None:
@@ -280,7 +274,7 @@ def snapshot(opts: SocketsOptions) -> SocketsReport:
         ok=error is None,
         error=error,
         interrupted=False,
-        taken_at=taken_at,
+        started_at=taken_at,
         source=source,
         total=len(socks),
         states=states,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.resolve import Endpoint, Resolution, resolve
-from netdiag.result import ProbeError, summarize_errors
+from netdiag.result import Envelope, ProbeError, summarize_errors
 from netdiag.stats import Stats, summarize
 from netdiag.targets import Target
 from netdiag.tcpconnect import PendingConnect, TcpInfo, close, connect_error, read_tcp_info
@@ -77,14 +77,8 @@ class TcpTargetResult:
     """Statistics for each probed address: one entry, or one per address with ``--all``."""
 
 
-@dataclass(frozen=True, slots=True)
-class TcpReport:
-    command: str
-    ok: bool
-    error: ProbeError | None
-    interrupted: bool
-    started_at: str
-    duration_ms: float
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TcpReport(Envelope):
     count: int
     interval_s: float
     timeout_s: float

@@ -26,7 +26,7 @@ from netdiag.certs import (
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.files import MAX_LIST_BYTES, FileError, read_bounded
 from netdiag.resolve import resolve
-from netdiag.result import ProbeError
+from netdiag.result import Envelope, ProbeError
 from netdiag.targets import Target, format_hostport
 from netdiag.tcpconnect import connect
 
@@ -68,13 +68,8 @@ class Expiry:
     days_left: int
 
 
-@dataclass(frozen=True, slots=True)
-class TlsReport:
-    command: str
-    ok: bool
-    error: ProbeError | None
-    interrupted: bool
-    started_at: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsReport(Envelope):
     target: str
     host: str
     port: int
@@ -96,7 +91,6 @@ class TlsReport:
     hostname_match: bool | None
     earliest_expiry: Expiry | None
     problems: tuple[ProbeError, ...]
-    total_ms: float
 
 
 def _ocsp(data: bytes | None) -> Ocsp:
@@ -166,7 +160,7 @@ class _Report:
             tcp_connect_ms=self.tcp_connect_ms,
             starttls=self.opts.starttls,
             handshake_ms=self.handshake_ms,
-            total_ms=elapsed_ms(self.start),
+            duration_ms=elapsed_ms(self.start),
             **fields,  # type: ignore[arg-type]
         )
 

@@ -166,6 +166,6 @@ def trace_view(report: DnsTraceReport) -> list[RenderableType]:
     if report.answer:
         out.append(Text("answer", style=DIM_STYLE))
         out.append(_indent(records_table(report.answer)))
-    out.append(Text(f"{report.queries} queries in {report.total_ms:.1f} ms"))
+    out.append(Text(f"{report.queries} queries in {report.duration_ms:.1f} ms"))
     out.append(verdict(report.ok, report.error, report.interrupted))
     return [Group(*out)]

@@ -124,7 +124,7 @@ def http_view(report: HttpReport, *, terminal: bool) -> list[RenderableType]:
     if many:
         out.append(
             Text(
-                f"\n{len(report.hops)} hops, {fmt_ms(report.total_ms)} ms in all; final "
+                f"\n{len(report.hops)} hops, {fmt_ms(report.duration_ms)} ms in all; final "
                 f"status {report.status}"
             )
         )
