@@ -59,9 +59,9 @@ def root(
 
 
 def _register() -> None:
-    from netdiag.commands import demo, dns, http, lab, ping, sockets, tcp, tls
+    from netdiag.commands import demo, dns, http, lab, ping, schema, sockets, tcp, tls
 
-    for module in (ping, dns, tcp, tls, http, sockets, demo, lab):
+    for module in (ping, dns, tcp, tls, http, sockets, demo, lab, schema):
         module.register(app)
 
 

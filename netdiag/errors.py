@@ -83,8 +83,11 @@ class ErrorKind(StrEnum):
     TLS = "tls"
     """An https request stopped at a bad certificate (the problem is in the message)."""
     CERT_EXPIRED = "cert_expired"
+    """A certificate of the chain has expired."""
     CERT_NOT_YET_VALID = "cert_not_yet_valid"
+    """A certificate of the chain is not valid yet (its notBefore is in the future)."""
     SELF_SIGNED = "self_signed"
+    """The leaf is self-signed and not trusted."""
     UNTRUSTED_ISSUER = "untrusted_issuer"
     """The chain was sent complete up to a root that is not trusted."""
     INCOMPLETE_CHAIN = "incomplete_chain"
@@ -92,10 +95,13 @@ class ErrorKind(StrEnum):
     CHAIN_INVALID = "chain_invalid"
     """The path to a trusted issuer does not verify (signature, constraints, usage)."""
     MALFORMED_EXTENSION = "malformed_extension"
+    """An extension of a certificate (subjectAltName, basicConstraints...) cannot be read."""
     BAD_CERTIFICATE = "bad_certificate"
     """A certificate, or a part of it other than an extension, cannot be read."""
     HOSTNAME_MISMATCH = "hostname_mismatch"
+    """The certificate does not name the host (RFC 6125: subjectAltName only)."""
     EXPIRING_SOON = "expiring_soon"
+    """A certificate expires within --min-days (a problem), or within 14 days (a warning)."""
 
     # -- HTTP -----------------------------------------------------------------------------------
     STATUS = "status"
@@ -103,8 +109,14 @@ class ErrorKind(StrEnum):
     REDIRECT = "redirect"
     """A redirect that cannot be followed (another scheme, a bad Location)."""
     REDIRECT_LOOP = "redirect_loop"
+    """A redirect leads back to a URL already requested."""
     TOO_MANY_REDIRECTS = "too_many_redirects"
+    """More redirects than --max-redirects."""
     HEADER_TOO_LARGE = "header_too_large"
+    """The response headers exceed --max-header-bytes."""
+    HOST_HEADER = "host_header"
+    """A warning: -H Host names another host than an https URL; the TLS name (SNI) and the
+    certificate check follow the URL, not the header (as in curl)."""
 
     @property
     def exit_status(self) -> ExitStatus:

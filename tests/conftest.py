@@ -3,7 +3,6 @@ process). Tests send traffic only to 127.0.0.0/8, ::1, or namespaces they create
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -32,7 +31,10 @@ class Outcome:
     err: str
 
     def json(self) -> Any:
-        return json.loads(self.out)
+        """stdout as one JSON document, validated against its command's shipped schema."""
+        from schema_util import loads
+
+        return loads(self.out)
 
 
 @pytest.fixture(scope="session")

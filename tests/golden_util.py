@@ -15,7 +15,10 @@ VOLATILE_KEYS = {"time", "started_at", "local_port", "tcp_info"}
 
 def normalise(doc: Any, replacements: dict[str, str]) -> Any:
     """Placeholders for volatile values; ``replacements`` maps literal substrings (such as
-    the lab's ports) to stable names."""
+    the lab's ports) to stable names. ``doc`` is validated against its schema first."""
+    from schema_util import validate
+
+    validate(doc)
 
     def fix_str(s: str) -> str:
         for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):

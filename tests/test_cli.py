@@ -3,7 +3,6 @@ cost, completions and the demo."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -148,6 +147,6 @@ def test_demo_runs_every_step_and_stops_the_lab():
 def test_lab_prints_endpoints_as_json_and_stops_by_itself():
     r = run_process("lab", "--json", "--duration", "0", timeout=30)
     assert r.code == 0
-    doc = json.loads(r.out)
+    doc = r.json()
     assert doc["command"] == "lab" and doc["ok"] is True
     assert {"tcp_open", "tcp_refused", "tcp_silent"} <= set(doc["endpoints"])

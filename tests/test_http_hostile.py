@@ -30,7 +30,7 @@ def run_timed(*args: str) -> tuple[dict, int, float]:
     r = run_process("http", *args, "--json", timeout=30)
     took = time.monotonic() - t0
     assert "Traceback" not in r.err, r.err
-    return json.loads(r.out), r.code, took
+    return r.json(), r.code, took
 
 
 # Deadlines -----------------------------------------------------------------------------------

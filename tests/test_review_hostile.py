@@ -4,7 +4,6 @@ and, for deadlines, the wall time of the whole process."""
 
 from __future__ import annotations
 
-import json
 import time
 
 from conftest import run_process
@@ -19,7 +18,7 @@ def _timed(*args: str) -> tuple[dict, int, float]:
     r = run_process(*args, "--json", timeout=60)
     took = time.monotonic() - t0
     assert "Traceback" not in r.err, r.err
-    return json.loads(r.out), r.code, took
+    return r.json(), r.code, took
 
 
 # TLS: OpenSSL never loops on the socket by itself -----------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import shutil
 import socket
 import sys
@@ -303,7 +302,7 @@ def test_json_stdout_is_exactly_one_document(lab):
     r = run_process(
         "tcp", lab.endpoints["tcp_open"], lab.endpoints["tcp_refused"], "-c", "1", "--json"
     )
-    doc = json.loads(r.out)  # raises if anything else is on stdout
+    doc = r.json()  # raises if anything else is on stdout
     assert doc["command"] == "tcp"
     assert r.err == ""
 
@@ -324,6 +323,6 @@ def test_ctrl_c_json_still_one_document(lab):
         "tcp", lab.endpoints["tcp_open"], "-c", "50", "-i", "0.1", "--json", after_s=0.8
     )
     assert r.code == 130, r.err
-    doc = json.loads(r.out)
+    doc = r.json()
     assert doc["interrupted"] is True and doc["ok"] is False
     assert doc["results"][0]["stats"]["sent"] >= 1

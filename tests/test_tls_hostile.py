@@ -4,7 +4,6 @@ read, and random or mutated DER. Each must be a reported problem on that certifi
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +25,7 @@ MALFORMED = [("bad_san", "subjectAltName"), ("bad_basic_constraints", "basicCons
 
 def _doc(r) -> dict:
     assert "Traceback" not in r.err, r.err
-    return json.loads(r.out)
+    return r.json()
 
 
 @pytest.mark.parametrize(("case", "extension"), MALFORMED)
