@@ -479,37 +479,124 @@ def hostname_matches(cert: x509.Certificate | Served, name: str) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """What the verifier says of a served chain, whatever the host name."""
+
+    now: bool
+    """The chain verifies now: a path to a trust anchor, every certificate on it within its
+    validity period at this moment (what ``openssl verify`` says)."""
+    path: bool
+    """The chain builds to a trust anchor, checked at a moment when every served certificate
+    is valid, so that expiry, reported on its own, does not hide whether the issuer is
+    trusted."""
+    why: str | None = None
+    """Why the path does not verify (the verifier's reason), when it does not."""
+
+
+_OID_IN_REASON = re.compile(r"\b(\d+(?:\.\d+){3,})\b")
+_CERT_IN_REASON = re.compile(
+    r"\s*\(encountered processing <Certificate\(subject=<Name\((.*?)\)>, \.\.\.\)>\)"
+)
+
+
+def _verifier_reason(exc: Exception) -> str:
+    """The verifier's reason, readable: extensions by name, the certificate by its subject."""
+
+    def oid(m: re.Match[str]) -> str:
+        try:
+            name = _oid_name(x509.ObjectIdentifier(m.group(1)))
+        except ValueError:  # not an OID after all
+            return m.group(1)
+        return m.group(1) if name == m.group(1) else f"{name} ({m.group(1)})"
+
+    text = _CERT_IN_REASON.sub(lambda m: f" (in {m.group(1)})", str(exc))
+    text = _OID_IN_REASON.sub(oid, text)
+    for jargon in ("validation failed: ", "candidates exhausted: "):
+        text = text.removeprefix(jargon)
+    return _detail(ValueError(text))
+
+
 def verify_trust(
-    chain: Sequence[Served | x509.Certificate | bytes], roots: list[x509.Certificate]
-) -> tuple[bool, str | None]:
-    """Whether the served chain builds to one of ``roots`` (ignoring the host name), checked
-    at a moment when every served certificate is valid so that expiry, reported on its own,
-    does not hide whether the issuer is trusted."""
+    chain: Sequence[Served | x509.Certificate | bytes],
+    roots: list[x509.Certificate],
+    now: datetime | None = None,
+) -> Trust:
+    """Whether the served chain verifies ``now`` (default: this moment) and whether it builds
+    to one of ``roots`` at all (:class:`Trust`), the host name ignored."""
     served = served_chain(chain)
     if not served or not roots:
-        return False, "no trust anchors" if not roots else "no certificate"
+        return Trust(False, False, "no trust anchors" if not roots else "no certificate")
     unparsed = [i for i, s in enumerate(served) if s.cert is None]
     if unparsed:
-        return False, f"certificate {unparsed[0]} cannot be parsed"
+        return Trust(False, False, f"certificate {unparsed[0]} cannot be parsed")
     certs = [s.cert for s in served if s.cert is not None]
     leaf = served[0]
     dns_names, ips = leaf.sans()
     name = dns_names[0].replace("*", "wildcard") if dns_names else (ips[0] if ips else None)
     if name is None:
         if leaf.unreadable(ExtensionOID.SUBJECT_ALTERNATIVE_NAME):
-            return False, "the leaf certificate's subjectAltName cannot be read"
-        return False, "the leaf certificate has no subjectAltName"
+            return Trust(False, False, "the leaf certificate's subjectAltName cannot be read")
+        return Trust(False, False, "the leaf certificate has no subjectAltName")
+    subject = _subject_for(name)
+    at = now or datetime.now(UTC)
+
+    def fails(when: datetime) -> str | None:
+        try:
+            builder = PolicyBuilder().store(Store(roots)).time(when).max_chain_depth(8)
+            builder.build_server_verifier(subject).verify(certs[0], certs[1:])
+        except VerificationError as exc:
+            return _verifier_reason(exc)
+        except _UNREADABLE_ERRORS as exc:
+            return _detail(exc)
+        return None
+
+    why = fails(at)
+    if why is None:
+        return Trust(True, True)
     start = max(c.not_valid_before_utc for c in certs)
     end = min(c.not_valid_after_utc for c in certs)
-    when = start if start <= end else datetime.now(UTC)
-    try:
-        builder = PolicyBuilder().store(Store(roots)).time(when).max_chain_depth(8)
-        builder.build_server_verifier(_subject_for(name)).verify(certs[0], certs[1:])
-    except VerificationError as exc:
-        return False, _detail(exc)
-    except _UNREADABLE_ERRORS as exc:
-        return False, _detail(exc)
-    return True, None
+    if start <= end and not start <= at <= end:
+        # The moment must suit the trust anchor too (one that the top certificate names).
+        top = certs[-1]
+        for root in roots:
+            try:
+                if root.subject not in (top.issuer, top.subject):
+                    continue
+                narrower = max(start, root.not_valid_before_utc)
+                if narrower <= min(end, root.not_valid_after_utc):
+                    start, end = narrower, min(end, root.not_valid_after_utc)
+                    break
+            except _UNREADABLE_ERRORS:
+                continue
+    if start <= at <= end or start > end:
+        # Every served certificate is valid now (the verdict of now is the path's), or there
+        # is no moment when they all are (the path is judged now).
+        return Trust(False, False, why)
+    why = fails(start)
+    return Trust(False, why is None, why)
+
+
+WARN_DAYS = 14
+"""A certificate that expires within this many days is warned of (``tls --warn-days``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What is wrong with a served chain, for a name, at a moment."""
+
+    trusted: bool
+    """Verifies now, for this name or not: a path to a trust anchor and every certificate on
+    it within its validity period now."""
+    path_to_trust_anchor: bool
+    """The chain builds to a trust anchor (checked at a moment when every served certificate
+    is valid): an expired chain from a trusted CA has a path, but is not trusted."""
+    hostname_match: bool
+    problems: tuple[ProbeError, ...]
+    """Most serious first; any problem makes the chain unhealthy."""
+    warnings: tuple[ProbeError, ...] = ()
+    """What deserves attention without making it unhealthy (``expiring_soon`` within
+    ``warn_days``, unless ``min_days`` already makes it a problem)."""
 
 
 def problems(
@@ -519,12 +606,26 @@ def problems(
     now: datetime,
     min_days: int | None,
 ) -> tuple[bool, bool, list[ProbeError]]:
-    """(trusted, hostname_match, problems), the problems most serious first: certificates
-    that cannot be read come first, since they explain the problems that follow."""
+    """(trusted, hostname_match, problems) of :func:`assess`."""
+    v = assess(chain, roots, name, now, min_days)
+    return v.trusted, v.hostname_match, list(v.problems)
+
+
+def assess(
+    chain: Sequence[Served | x509.Certificate | bytes],
+    roots: list[x509.Certificate],
+    name: str,
+    now: datetime,
+    min_days: int | None,
+    warn_days: int = WARN_DAYS,
+) -> Verdict:
+    """The verdict on a served chain, the problems most serious first: certificates that
+    cannot be read come first, since they explain the problems that follow."""
     found: list[ProbeError] = []
     served = served_chain(chain)
     if not served:
-        return False, False, [ProbeError("handshake_failed", "the server sent no certificate")]
+        error = ProbeError("handshake_failed", "the server sent no certificate")
+        return Verdict(False, False, False, (error,))
     for i, s in enumerate(served):
         for kind, what in s.faults:
             found.append(ProbeError(kind, f"{s.which(i)} {what}"))
@@ -545,11 +646,22 @@ def problems(
             found.append(
                 ProbeError("cert_not_yet_valid", f"{s.which(i)} is not valid before {_iso(before)}")
             )
-    trusted, why = verify_trust(served, roots)
-    if not trusted:
+    trust = verify_trust(served, roots, now)
+    why = trust.why
+    if not trust.path:
         leaf, top = served[0], served[-1]
         root_names = {r.subject for r in served_chain(roots) if r.subject is not None}
-        if leaf.is_self_signed():
+        anchored = _in_store(top, roots)
+        if anchored is not None:
+            # The chain was sent up to a root that is in the trust store: the verifier's
+            # reason (constraints, a missing extension, a signature) is the fault.
+            found.append(
+                ProbeError(
+                    "chain_invalid",
+                    f"the chain ends at {top.name()}, a trusted root, but does not verify: {why}",
+                )
+            )
+        elif leaf.is_self_signed():
             found.append(
                 ProbeError(
                     "self_signed",
@@ -557,21 +669,26 @@ def problems(
                 )
             )
         elif top.is_self_signed():
+            namesake = " (a trusted root has its name, but not its key)"
             found.append(
                 ProbeError(
                     "untrusted_issuer",
-                    f"the chain ends at {top.name()}, a root that is not trusted",
+                    f"the chain ends at {top.name()}, a root that is not trusted"
+                    + (namesake if top.subject in root_names else ""),
                 )
             )
         elif top.issuer is None or any(s.cert is None for s in served):
             found.append(ProbeError("chain_invalid", f"the chain does not verify: {why}"))
-        elif top.issuer not in root_names and len(served) == 1 and leaf.has_ca_issuers_url():
+        elif top.issuer not in root_names and len(served) == 1 and top.issuer != top.subject:
+            # The Baseline Requirements forbid issuing a leaf from a root: a lone leaf whose
+            # issuer is unknown lacks its intermediate, whether or not it says where it is.
             found.append(
                 ProbeError(
                     "incomplete_chain",
-                    "the server sent only the leaf; its issuer "
-                    f"{_rfc4514(top.issuer)} is not in the trust store, so the server "
-                    "must send the intermediate certificate",
+                    f"the server sent 1 certificate; its issuer {_rfc4514(top.issuer)} was "
+                    "not sent and is not in the trust store: the server is most likely "
+                    "missing its intermediate certificate (or the issuer is a private root "
+                    "that signs leaves itself, and is not trusted)",
                 )
             )
         elif top.issuer not in root_names:
@@ -595,16 +712,51 @@ def problems(
                 "hostname_mismatch", f"the certificate is not valid for {name} (it names {names})"
             )
         )
-    dated = [(i, s, s.not_after) for i, s in enumerate(served) if s.not_after is not None]
-    if min_days is not None and dated:
-        pos, soonest, end = min(dated, key=lambda d: d[2])
+    warned: list[ProbeError] = []
+    live = [(i, s, s.not_after) for i, s in enumerate(served) if s.not_after and s.not_after >= now]
+    if live:
+        pos, soonest, end = min(live, key=lambda d: d[2])
         left = days_left(soonest, now)
-        if 0 <= left < min_days or (end >= now and left < min_days):
-            found.append(
+        when = (
+            f"{soonest.which(pos)} expires on {_iso(end)}, in {left} day{'s' if left != 1 else ''}"
+        )
+        if min_days is not None and left < min_days:
+            found.append(ProbeError("expiring_soon", f"{when} (--min-days {min_days})"))
+        elif left < warn_days:
+            warned.append(
                 ProbeError(
                     "expiring_soon",
-                    f"{soonest.which(pos)} expires on {_iso(end)}, in {left} days "
-                    f"(--min-days {min_days})",
+                    f"{when} (a warning within {warn_days} days; --min-days makes it a problem)",
                 )
             )
-    return trusted, match, found
+    return Verdict(
+        trusted=trust.now,
+        path_to_trust_anchor=trust.path,
+        hostname_match=match,
+        problems=tuple(found),
+        warnings=tuple(warned),
+    )
+
+
+def _in_store(cert: Served, roots: Sequence[x509.Certificate]) -> x509.Certificate | None:
+    """The trust anchor that ``cert`` is (the same subject and public key), if any."""
+    if cert.cert is None or cert.subject is None:
+        return None
+    try:
+        key = cert.cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    except _UNREADABLE_ERRORS:
+        return None
+    for root in roots:
+        try:
+            if root.subject == cert.subject and (
+                root.public_key().public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+                == key
+            ):
+                return root
+        except _UNREADABLE_ERRORS:
+            continue
+    return None

@@ -99,23 +99,24 @@ def test_rsa_leaf(tls):
 
 
 @pytest.mark.parametrize(
-    ("case", "kind", "trusted", "match", "length"),
+    ("case", "kind", "trusted", "path", "match", "length"),
     [
-        ("expired", "cert_expired", True, True, 2),
-        ("not_yet_valid", "cert_not_yet_valid", True, True, 2),
-        ("wrong_host", "hostname_mismatch", True, False, 2),
-        ("no_intermediate", "incomplete_chain", False, True, 1),
-        ("self_signed", "self_signed", False, True, 1),
+        ("expired", "cert_expired", False, True, True, 2),
+        ("not_yet_valid", "cert_not_yet_valid", False, True, True, 2),
+        ("wrong_host", "hostname_mismatch", True, True, False, 2),
+        ("no_intermediate", "incomplete_chain", False, False, True, 1),
+        ("self_signed", "self_signed", False, False, True, 1),
     ],
 )
-def test_defects(tls, case, kind, trusted, match, length):
+def test_defects(tls, case, kind, trusted, path, match, length):
     r = tls(case)
     assert r.code == 1
     doc = r.json()
     assert doc["ok"] is False
     assert doc["error"]["kind"] == kind
     assert doc["problems"][0]["kind"] == kind
-    assert (doc["trusted"], doc["hostname_match"], len(doc["chain"])) == (trusted, match, length)
+    assert (doc["trusted"], doc["path_to_trust_anchor"]) == (trusted, path)
+    assert (doc["hostname_match"], len(doc["chain"])) == (match, length)
 
 
 def test_expired_details(tls):

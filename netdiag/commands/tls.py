@@ -26,13 +26,23 @@ Connect to HOST[:PORT] (port 443, or the protocol's port with --starttls), do a 
 handshake, and show the certificate chain exactly as the server sent it, even when it is
 broken: for each certificate the subject, issuer, names (DNS and IP SANs), serial, validity
 and days left, key, signature algorithm, SHA-256 fingerprint, and whether it is a CA or
-self-signed. Then the verdict: whether the chain builds to the system trust store (or to
---ca-file), whether it is valid for the name, and every problem found: cert_expired,
-cert_not_yet_valid, self_signed, untrusted_issuer, incomplete_chain (the server did not send
-an intermediate it needed), chain_invalid (the path to a known issuer does not verify),
-malformed_extension or bad_certificate (DER that cannot be read), hostname_mismatch,
-expiring_soon (--min-days); or, when no
-handshake happened, handshake_failed, not_tls, timeout, refused.
+self-signed.
+
+Then the verdict. trusted: the chain verifies now, for this name or not, as openssl verify
+says: a path to the system trust store (or to --ca-file) and every certificate on it within
+its validity period now; an expired chain is not trusted. path to trust anchor: the chain
+builds to the trust store at all (checked at a moment when every certificate is valid), so
+an expired chain from a trusted CA is "trusted: no, path to trust anchor: yes". hostname:
+whether the certificate is valid for the name. Then every problem found: cert_expired,
+cert_not_yet_valid, self_signed, untrusted_issuer (the chain was sent up to a root that is
+not trusted), incomplete_chain (the server sent its leaf alone, and its issuer is neither
+sent nor trusted: the server is missing its intermediate), chain_invalid (the path to a
+trusted issuer or root does not verify; the verifier's reason is given, e.g. a CA
+certificate without basicConstraints cA), malformed_extension or bad_certificate (DER that
+cannot be read), hostname_mismatch, expiring_soon (--min-days); or, when no handshake
+happened, handshake_failed, not_tls, timeout, refused. A certificate that expires within
+--warn-days (14) is a warning, expiring_soon in yellow (in JSON: warnings), without
+changing the exit status.
 
 The name sent as SNI and checked against the certificate is HOST, or --sni NAME; an IP
 address target without --sni is checked against the certificate's IP addresses. Also shown:
@@ -81,6 +91,17 @@ def command(
             help="Unhealthy when a certificate in the chain expires within N days.",
         ),
     ] = None,
+    warn_days: Annotated[
+        int,
+        typer.Option(
+            "--warn-days",
+            min=0,
+            max=100000,
+            metavar="N",
+            help="Warn (exit status unchanged) when a certificate expires within N days; "
+            "0 never warns.",
+        ),
+    ] = 14,
     alpn: Annotated[
         str | None,
         typer.Option(
@@ -155,6 +176,7 @@ def command(
         ca_file=ca_file,
         ca_pem=ca_pem,
         min_days=min_days,
+        warn_days=warn_days,
         alpn=protocols,
         starttls=protocol,
         timeout=timeout,

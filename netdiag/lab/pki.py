@@ -43,7 +43,11 @@ def make_ca(
     issuer: Issued | None = None,
     path_length: int | None = None,
     not_after: datetime | None = None,
+    *,
+    ca: bool = True,
 ) -> Issued:
+    """A CA certificate; ``ca`` False makes a bad one, whose basicConstraints says cA false
+    (its keyUsage still says keyCertSign)."""
     key = new_key()
     now = datetime.now(UTC)
     builder = (
@@ -54,7 +58,9 @@ def make_ca(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - DAY)
         .not_valid_after(not_after or now + 3650 * DAY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(
+            x509.BasicConstraints(ca=ca, path_length=path_length if ca else None), critical=True
+        )
         .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False),
             critical=True,
@@ -80,12 +86,15 @@ def make_leaf(
     not_after: datetime | None = None,
     key_kind: str = "ec",
     aia: bool = True,
+    aki: bool = True,
     subject: x509.Name | None = None,
     raw_extensions: dict[x509.ObjectIdentifier, bytes] | None = None,
 ) -> Issued:
     """A server certificate; ``issuer`` None makes it self-signed. ``subject`` replaces the
     usual one (O=netdiag lab, CN=``cn``); ``raw_extensions`` replaces the value of an
-    extension (or adds one) with the given DER, taken as is: malformed on purpose."""
+    extension (or adds one) with the given DER, taken as is: malformed on purpose. ``aia``
+    False leaves out where the issuer can be fetched, ``aki`` False the Authority Key
+    Identifier (which RFC 5280 and the Baseline Requirements require)."""
     key = new_key(key_kind)
     now = datetime.now(UTC)
     sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
@@ -112,10 +121,11 @@ def make_leaf(
     for ext, critical in extensions:
         builder = builder.add_extension(ext, critical=critical)
     if issuer is not None:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
+        if aki:
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[arg-type]
+                critical=False,
+            )
         if aia:
             url = "http://ca.lab.test/intermediate.crt"  # never fetched: shows where it would be
             builder = builder.add_extension(

@@ -364,6 +364,7 @@ class TlsLab:
             tls_handler(server_context(cert, key)),
             "short-intermediate.lab.test",
         )
+        self._add_verdicts(root, inter)
         assert good_cert is not None and good_key is not None
         good_ctx = server_context(good_cert, good_key)
         self._add("not_tls", _not_tls)
@@ -374,6 +375,28 @@ class TlsLab:
         self._add_ocsp(inter)
         self._add_web(inter)
         self._add_hostile(inter)
+
+    def _add_verdicts(self, root: Issued, inter: Issued) -> None:
+        """Chains that the verdict must name right: ``no_intermediate_no_aia``, the leaf alone
+        with no AIA URL (still incomplete_chain); ``inter_not_ca``, sent up to the lab root, whose
+        intermediate's basicConstraints says cA false; ``no_aki``, sent up to the lab root, whose
+        leaf has no Authority Key Identifier (both chain_invalid: the root is trusted)."""
+        d = self.directory
+        assert d is not None
+        name = "no-intermediate-no-aia.lab.test"
+        leaf = make_leaf(inter, name, [name], aia=False)
+        cert, key = write_pair(d, "no-intermediate-no-aia", [leaf.cert], leaf.key)
+        self._add("no_intermediate_no_aia", tls_handler(server_context(cert, key)), name)
+        not_ca = make_ca("netdiag lab not-a-CA intermediate", root, ca=False)
+        name = "inter-not-ca.lab.test"
+        leaf = make_leaf(not_ca, name, [name])
+        chain = [leaf.cert, not_ca.cert, root.cert]
+        cert, key = write_pair(d, "inter-not-ca", chain, leaf.key)
+        self._add("inter_not_ca", tls_handler(server_context(cert, key)), name)
+        name = "no-aki.lab.test"
+        leaf = make_leaf(inter, name, [name], aki=False)
+        cert, key = write_pair(d, "no-aki", [leaf.cert, inter.cert, root.cert], leaf.key)
+        self._add("no_aki", tls_handler(server_context(cert, key)), name)
 
     def _add_web(self, inter: Issued) -> None:
         from netdiag.lab.http import start_http

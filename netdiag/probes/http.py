@@ -86,6 +86,10 @@ class TlsSummary:
     cipher: str
     alpn: str | None
     trusted: bool | None
+    """Verifies now, for this name or not (``tls``'s meaning): a path to a trust anchor and
+    every certificate within its validity period now."""
+    path_to_trust_anchor: bool | None
+    """Builds to a trust anchor (checked at a moment every certificate is valid)."""
     hostname_match: bool | None
     problems: tuple[ProbeError, ...]
     subject: str | None
@@ -301,6 +305,7 @@ class _Run:
             cipher=session.cipher,
             alpn=session.alpn,
             trusted=verdict["trusted"],  # type: ignore[arg-type]
+            path_to_trust_anchor=verdict["path_to_trust_anchor"],  # type: ignore[arg-type]
             hostname_match=verdict["hostname_match"],  # type: ignore[arg-type]
             problems=verdict["problems"],  # type: ignore[arg-type]
             subject=leaf.subject if leaf else None,

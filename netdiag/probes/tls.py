@@ -1,8 +1,10 @@
 """The ``tls`` probe: connect, optionally STARTTLS, handshake, and judge the certificates.
 
 The chain is shown exactly as served whenever a handshake happened, good or bad; the verdict
-says whether it builds to the trust store (``trusted``), whether it names the host
-(``hostname_match``), and every problem found, most serious first.
+says whether it verifies now (``trusted``: a path to the trust store and every certificate
+valid now), whether it builds to the trust store at all (``path_to_trust_anchor``), whether it
+names the host (``hostname_match``), every problem found, most serious first, and warnings (a
+certificate that expires soon).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from pathlib import Path
 from cryptography import x509
 
 from netdiag.certs import (
+    WARN_DAYS,
     CertInfo,
+    assess,
     days_left,
     describe,
     load_pem_bundle,
-    problems,
     served_chain,
     system_trust_store,
 )
@@ -41,6 +44,8 @@ class TlsOptions:
     """The contents of ``ca_file``, as the command read it (once, bounded); read here when
     None."""
     min_days: int | None = None
+    warn_days: int = WARN_DAYS
+    """A certificate expiring within this many days is a warning (0: never)."""
     alpn: tuple[str, ...] = ()
     starttls: str | None = None
     timeout: float = 5.0
@@ -87,9 +92,18 @@ class TlsReport(Envelope):
     ocsp: Ocsp | None
     chain: tuple[CertInfo, ...]
     trusted: bool | None
+    """The chain verifies now, for this name or not: a path to a trust anchor, and every
+    certificate on it within its validity period now (an expired chain is not trusted)."""
+    path_to_trust_anchor: bool | None
+    """The chain builds to a trust anchor, checked at a moment when every served certificate
+    is valid: an expired chain from a trusted CA has a path, but is not trusted."""
     trust_store: str | None
     hostname_match: bool | None
     earliest_expiry: Expiry | None
+    min_days: int | None
+    """--min-days: a certificate expiring within this many days is a problem."""
+    warn_days: int
+    """--warn-days: a certificate expiring within this many days is a warning."""
     problems: tuple[ProbeError, ...]
 
 
@@ -138,6 +152,7 @@ class _Report:
             "ocsp": None,
             "chain": (),
             "trusted": None,
+            "path_to_trust_anchor": None,
             "trust_store": None,
             "hostname_match": None,
             "earliest_expiry": None,
@@ -160,6 +175,8 @@ class _Report:
             tcp_connect_ms=self.tcp_connect_ms,
             starttls=self.opts.starttls,
             handshake_ms=self.handshake_ms,
+            min_days=self.opts.min_days,
+            warn_days=self.opts.warn_days,
             duration_ms=elapsed_ms(self.start),
             **fields,  # type: ignore[arg-type]
         )
@@ -231,9 +248,11 @@ def _probe(target: Target, opts: TlsOptions, out: _Report) -> TlsReport:
 def judge(
     chain: Sequence[bytes | x509.Certificate], verify_name: str, opts: TlsOptions
 ) -> dict[str, object]:
-    """The verdict fields for a served chain (DER as sent, or parsed): its description, trust,
-    host name match, the earliest expiry and every problem (most serious first). A certificate
-    that cannot be read, wholly or in part, is a problem here, never an exception."""
+    """The verdict fields for a served chain (DER as sent, or parsed): its description, trust
+    (``trusted``: verifies now; ``path_to_trust_anchor``), host name match, the earliest expiry,
+    every problem (most serious first) and the warnings (``expiring_soon`` within
+    ``opts.warn_days``). A certificate that cannot be read, wholly or in part, is a problem
+    here, never an exception."""
     now = datetime.now(UTC)
     served = served_chain(chain)
     unreadable: str | None = None
@@ -248,7 +267,8 @@ def judge(
         store: str | None = str(opts.ca_file)
     else:
         roots, store = system_trust_store()
-    trusted, match, found = problems(served, roots, verify_name, now, opts.min_days)
+    v = assess(served, roots, verify_name, now, opts.min_days, opts.warn_days)
+    found = list(v.problems)
     if not roots:
         why = unreadable or (f"none in {store}" if store else "no system CA bundle")
         found.insert(
@@ -267,9 +287,11 @@ def judge(
         earliest = Expiry(i, infos[i].subject, infos[i].not_after, days_left(served[i], now))
     return {
         "chain": infos,
-        "trusted": trusted,
+        "trusted": v.trusted,
+        "path_to_trust_anchor": v.path_to_trust_anchor,
         "trust_store": store,
-        "hostname_match": match,
+        "hostname_match": v.hostname_match,
         "earliest_expiry": earliest,
         "problems": tuple(found),
+        "warnings": v.warnings,
     }

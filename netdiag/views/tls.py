@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from netdiag.certs import CertInfo
     from netdiag.probes.tls import TlsReport
 
+WARN_STYLE = "yellow"
+
 
 def _yes_no(value: bool | None, yes: str, no: str) -> Text:
     if value is None:
@@ -21,7 +23,14 @@ def _yes_no(value: bool | None, yes: str, no: str) -> Text:
     return Text(yes, style=OK_STYLE) if value else Text(no, style=f"bold {BAD_STYLE}")
 
 
-def _cert_lines(c: CertInfo) -> list[Text]:
+def _days_style(days_left: int, r: TlsReport) -> str:
+    """Red within --min-days, yellow within --warn-days, green beyond."""
+    if r.min_days is not None and days_left < r.min_days:
+        return BAD_STYLE
+    return WARN_STYLE if days_left < r.warn_days else OK_STYLE
+
+
+def _cert_lines(c: CertInfo, r: TlsReport) -> list[Text]:
     head = Text(f"{c.position}  ", style="bold")
     head.append(c.subject, style="bold")
     tags = []
@@ -31,7 +40,7 @@ def _cert_lines(c: CertInfo) -> list[Text]:
         tags.append("self-signed")
     if tags:
         head.append(f"  [{', '.join(tags)}]", style="magenta")
-    days = Text(f"{c.days_left} days left", style=OK_STYLE if c.days_left >= 14 else BAD_STYLE)
+    days = Text(f"{c.days_left} days left", style=_days_style(c.days_left, r))
     if c.days_left < 0:
         ago = -c.days_left
         days = Text(f"expired {ago} day{'s' if ago != 1 else ''} ago", style=f"bold {BAD_STYLE}")
@@ -47,6 +56,30 @@ def _cert_lines(c: CertInfo) -> list[Text]:
     )
     lines.append(Text(f"   sha256 {c.sha256}", style=DIM_STYLE))
     return lines
+
+
+def _trust_lines(r: TlsReport) -> list[Text]:
+    """``trusted`` (verifies now) and why not, the path to a trust anchor, the host name."""
+    trust = Text("trusted: ")
+    trust.append_text(_yes_no(r.trusted, "yes", "no"))
+    if r.trusted is False and r.path_to_trust_anchor:
+        kinds = {p.kind for p in r.problems}
+        why = (
+            "a certificate has expired"
+            if "cert_expired" in kinds
+            else "a certificate is not valid yet"
+            if "cert_not_yet_valid" in kinds
+            else "it does not verify now"
+        )
+        trust.append(f", because {why}", style=f"bold {BAD_STYLE}")
+    trust.append("   path to trust anchor: ")
+    trust.append_text(_yes_no(r.path_to_trust_anchor, "yes", "no"))
+    host = Text("hostname: ")
+    host.append_text(
+        _yes_no(r.hostname_match, f"matches {r.verify_name}", f"does not match {r.verify_name}")
+    )
+    host.append(f"   trust store {r.trust_store}" if r.trust_store else "", style=DIM_STYLE)
+    return [trust, host]
 
 
 def tls_view(r: TlsReport, *, show_pem: bool = False) -> list[RenderableType]:
@@ -85,17 +118,10 @@ def tls_view(r: TlsReport, *, show_pem: bool = False) -> list[RenderableType]:
             )
         )
         for c in r.chain:
-            out.extend(_cert_lines(c))
+            out.extend(_cert_lines(c, r))
             if show_pem and c.pem:
                 out.append(Text(c.pem.rstrip(), style=DIM_STYLE))
-        trust = Text("trusted: ")
-        trust.append_text(_yes_no(r.trusted, "yes", "no"))
-        trust.append(f" (trust store {r.trust_store})" if r.trust_store else "", style=DIM_STYLE)
-        trust.append("   hostname: ")
-        trust.append_text(
-            _yes_no(r.hostname_match, f"matches {r.verify_name}", f"does not match {r.verify_name}")
-        )
-        out.append(trust)
+        out.extend(_trust_lines(r))
         if r.earliest_expiry is not None:
             e = r.earliest_expiry
             out.append(
@@ -105,6 +131,11 @@ def tls_view(r: TlsReport, *, show_pem: bool = False) -> list[RenderableType]:
                     style=DIM_STYLE,
                 )
             )
+    for w in r.warnings:
+        line = Text("warning: ", style=f"bold {WARN_STYLE}")
+        line.append(w.kind, style=f"bold {WARN_STYLE}")
+        line.append(f": {w.message}", style=WARN_STYLE)
+        out.append(line)
     if len(r.problems) > 1:
         out.append(Text("problems", style="bold"))
         for p in r.problems:
