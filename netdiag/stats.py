@@ -9,12 +9,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Stats:
-    """Statistics over ``sent`` attempts of which ``ok`` succeeded. Times in milliseconds;
-    ``None`` when no attempt succeeded."""
+    """Statistics over ``sent`` attempts of which ``received`` were answered: an echo reply
+    for ping, a SYN-ACK (a completed connect) for tcp. Every command uses these names.
+
+    ``loss_pct`` is ``None`` when nothing was sent: no attempt is not 0% loss. Times are in
+    milliseconds, ``None`` when nothing was received."""
 
     sent: int
-    ok: int
-    loss_pct: float
+    received: int
+    loss_pct: float | None
     min_ms: float | None
     avg_ms: float | None
     max_ms: float | None
@@ -44,19 +47,24 @@ def mdev(samples: Sequence[float]) -> float:
     return math.sqrt(max(var, 0.0))
 
 
+def loss_pct(sent: int, received: int) -> float | None:
+    """The share of ``sent`` that got no answer, in percent; ``None`` when nothing was sent."""
+    return None if sent == 0 else 100.0 * (sent - received) / sent
+
+
 def summarize(samples_ms: Sequence[float], sent: int) -> Stats:
-    """Statistics of the successful samples out of ``sent`` attempts."""
-    ok = len(samples_ms)
-    loss = 0.0 if sent == 0 else 100.0 * (sent - ok) / sent
+    """Statistics of the answered samples (one round-trip time each) out of ``sent``."""
+    received = len(samples_ms)
+    loss = loss_pct(sent, received)
     if not samples_ms:
-        return Stats(sent, ok, loss, None, None, None, None, None, None)
+        return Stats(sent, received, loss, None, None, None, None, None, None)
     s = sorted(samples_ms)
     return Stats(
         sent=sent,
-        ok=ok,
+        received=received,
         loss_pct=loss,
         min_ms=s[0],
-        avg_ms=sum(s) / ok,
+        avg_ms=sum(s) / received,
         max_ms=s[-1],
         mdev_ms=mdev(s),
         p50_ms=percentile(s, 50),

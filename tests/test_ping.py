@@ -51,7 +51,7 @@ def test_loopback_raw_json(cli):
         assert p["status"] == "reply" and p["rtt_ms"] > 0 and p["ttl"] == 64 and p["bytes"] == 64
         assert p["source"] == "127.0.0.1"
     s = host["stats"]
-    assert (s["transmitted"], s["received"], s["loss_pct"], s["duplicates"]) == (3, 3, 0.0, 0)
+    assert (s["sent"], s["received"], s["loss_pct"], s["duplicates"]) == (3, 3, 0.0, 0)
     assert s["min_ms"] <= s["p50_ms"] <= s["p95_ms"] <= s["p99_ms"] <= s["max_ms"]
     assert s["mdev_ms"] >= 0 and s["jitter_ms"] >= 0
 
@@ -207,7 +207,7 @@ def test_no_reply_host_100_percent_loss():
     doc = loads(proc.stdout)
     host = doc["results"][0]
     assert doc["error"]["kind"] == "timeout"
-    assert host["stats"]["transmitted"] == 3 and host["stats"]["received"] == 0
+    assert host["stats"]["sent"] == 3 and host["stats"]["received"] == 0
     assert host["stats"]["loss_pct"] == 100.0 and host["stats"]["min_ms"] is None
     assert [p["status"] for p in host["probes"]] == ["timeout"] * 3
     text = in_netns(silent, "ping", "127.0.0.1", "-c", "2", "-i", "0.05", "-W", "0.2")

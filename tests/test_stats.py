@@ -32,12 +32,12 @@ def test_percentiles_interpolate_linearly():
 
 def test_summary_counts_loss_and_handles_no_success():
     st_ = summarize([1.0, 3.0], sent=4)
-    assert (st_.sent, st_.ok, st_.loss_pct) == (4, 2, 50.0)
+    assert (st_.sent, st_.received, st_.loss_pct) == (4, 2, 50.0)
     assert (st_.min_ms, st_.avg_ms, st_.max_ms, st_.p50_ms) == (1.0, 2.0, 3.0, 2.0)
     none = summarize([], sent=3)
     assert none.loss_pct == 100.0
     assert none.min_ms is None and none.mdev_ms is None
-    assert summarize([], sent=0).loss_pct == 0.0
+    assert summarize([], sent=0).loss_pct is None  # nothing sent is not 0% loss
 
 
 @given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=50))
@@ -81,5 +81,5 @@ def test_ping_duplicate_and_late_replies_are_counted_not_lost():
     assert probe.status == "reply" and probe.duplicates == 1
     assert probe.rtt_ms == 0.05
     s = stats_of(list(host.probes.values()), 1)
-    assert (s.transmitted, s.received, s.duplicates, s.loss_pct) == (1, 1, 1, 0.0)
+    assert (s.sent, s.received, s.duplicates, s.loss_pct) == (1, 1, 1, 0.0)
     run.close()

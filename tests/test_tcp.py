@@ -12,7 +12,17 @@ import pytest
 from conftest import interrupt, requires_ipv6, requires_root, run_process
 from golden_util import assert_golden, normalise
 
-STAT_KEYS = {"sent", "ok", "loss_pct", "min_ms", "avg_ms", "max_ms", "mdev_ms", "p50_ms", "p95_ms"}
+STAT_KEYS = {
+    "sent",
+    "received",
+    "loss_pct",
+    "min_ms",
+    "avg_ms",
+    "max_ms",
+    "mdev_ms",
+    "p50_ms",
+    "p95_ms",
+}
 
 
 def port_of(hostport: str) -> str:
@@ -44,7 +54,7 @@ def test_success_json_shape(cli, lab):
         assert info["rtt_ms"] > 0 and info["snd_mss"] > 0 and info["rto_ms"] >= 200
     assert set(res["stats"]) == STAT_KEYS
     st = res["stats"]
-    assert (st["sent"], st["ok"], st["loss_pct"]) == (3, 3, 0.0)
+    assert (st["sent"], st["received"], st["loss_pct"]) == (3, 3, 0.0)
     assert st["min_ms"] <= st["p50_ms"] <= st["max_ms"]
     assert [a["address"] for a in res["per_address"]] == ["127.0.0.1"]
 
@@ -275,7 +285,7 @@ def test_text_output_streams_probes_and_summary(lab):
     assert lines[0].startswith(f"TCP {lab.endpoints['tcp_open']}")
     assert sum("seq=" in line for line in lines) == 2
     assert "tcp connect statistics" in r.out
-    assert "2 connects, 2 ok, 0 failed (0% loss)" in r.out
+    assert "2 sent, 2 received, 0 failed (0% loss)" in r.out
     assert "min/avg/max/mdev = " in r.out
     assert lines[-1] == "healthy"
     assert "\x1b[" not in r.out  # plain text when piped

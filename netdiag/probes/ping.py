@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from netdiag import icmp
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.concurrency import run_all
+from netdiag.errors import ErrorKind
 from netdiag.resolve import Resolution, resolve
 from netdiag.result import Envelope, ProbeError, summarize_errors
-from netdiag.stats import mdev, percentile
+from netdiag.stats import Stats, percentile, summarize
 from netdiag.targets import Target
 
 
@@ -58,18 +59,14 @@ class PingProbe:
 
 
 @dataclass(frozen=True, slots=True)
-class PingStats:
-    transmitted: int
-    received: int
+class PingStats(Stats):
+    """tcp's statistics (``sent``, ``received``, ``loss_pct``, min/avg/max/mdev, p50, p95),
+    and what only ICMP echo has."""
+
     duplicates: int
+    """Replies beyond the first to one request (ping's ``DUP!``): not counted in ``received``."""
     errors: int
-    loss_pct: float
-    min_ms: float | None
-    avg_ms: float | None
-    max_ms: float | None
-    mdev_ms: float | None
-    p50_ms: float | None
-    p95_ms: float | None
+    """Requests answered by an ICMP error (unreachable, time exceeded) or that failed to go out."""
     p99_ms: float | None
     jitter_ms: float | None
     """Mean absolute difference between consecutive RTTs."""
@@ -120,38 +117,25 @@ class _Host:
     probes: dict[int, PingProbe] = field(default_factory=dict)
 
 
-def stats_of(probes: Sequence[PingProbe], transmitted: int) -> PingStats:
+def stats_of(probes: Sequence[PingProbe], sent: int) -> PingStats:
+    """Statistics of ``sent`` echo requests, of which ``probes`` have an outcome."""
     rtts = [
         p.rtt_ms
         for p in sorted(probes, key=lambda p: p.seq)
         if p.status == "reply" and p.rtt_ms is not None
     ]
-    received = len(rtts)
-    dups = sum(p.duplicates for p in probes)
-    errors = sum(1 for p in probes if p.status == "error")
-    loss = 0.0 if transmitted == 0 else 100.0 * (transmitted - received) / transmitted
-    if not rtts:
-        return PingStats(transmitted, 0, dups, errors, loss, *([None] * 8))
-    s = sorted(rtts)
+    base = summarize(rtts, sent)
     jitter = (
         sum(abs(b - a) for a, b in itertools.pairwise(rtts)) / (len(rtts) - 1)
         if len(rtts) > 1
         else None
     )
     return PingStats(
-        transmitted,
-        received,
-        dups,
-        errors,
-        loss,
-        s[0],
-        sum(s) / received,
-        s[-1],
-        mdev(s),
-        percentile(s, 50),
-        percentile(s, 95),
-        percentile(s, 99),
-        jitter,
+        **{f.name: getattr(base, f.name) for f in dataclasses.fields(base)},
+        duplicates=sum(p.duplicates for p in probes),
+        errors=sum(1 for p in probes if p.status == "error"),
+        p99_ms=percentile(sorted(rtts), 99) if rtts else None,
+        jitter_ms=jitter,
     )
 
 
@@ -400,9 +384,13 @@ def probe_ping(
     results = []
     for h in hosts:
         probes = tuple(sorted(h.probes.values(), key=lambda p: p.seq))
-        transmitted = len(probes) if not interrupted else len(probes) + len(h.pending)
-        stats = stats_of(probes, transmitted)
+        # A request still awaiting its reply at Ctrl-C was sent (and counts as lost), as ping
+        # counts it.
+        sent = len(probes) if not interrupted else len(probes) + len(h.pending)
+        stats = stats_of(probes, sent)
         error = h.error or setup_error
+        if error is None and stats.sent == 0:  # only when Ctrl-C came first
+            error = ProbeError(ErrorKind.INTERRUPTED, "interrupted before a request was sent")
         if error is None:
             error = _health(stats, probes, opts)
         sock = run.sockets.get(h.version or 0) if run else None
@@ -437,14 +425,15 @@ def probe_ping(
 
 
 def _health(stats: PingStats, probes: Sequence[PingProbe], opts: PingOptions) -> ProbeError | None:
-    if stats.transmitted and stats.received == 0:
+    if stats.sent and stats.received == 0:
         errs = [p.error for p in probes if p.status == "error" and p.error is not None]
         if errs:
             return ProbeError(errs[0].kind, f"no reply; {errs[0].message}")
-        return ProbeError("timeout", f"no reply to {stats.transmitted} echo requests (100% loss)")
-    if opts.max_loss is not None and stats.loss_pct > opts.max_loss:
+        return ProbeError("timeout", f"no reply to {stats.sent} echo requests (100% loss)")
+    if opts.max_loss is not None and stats.loss_pct is not None and stats.loss_pct > opts.max_loss:
         return ProbeError(
-            "loss", f"{stats.loss_pct:.1f}% packet loss exceeds --max-loss {opts.max_loss:g}"
+            ErrorKind.THRESHOLD,
+            f"{stats.loss_pct:.1f}% packet loss exceeds --max-loss {opts.max_loss:g}",
         )
     if opts.max_rtt_ms is not None and stats.avg_ms is not None and stats.avg_ms > opts.max_rtt_ms:
         return ProbeError(

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
+from netdiag.errors import ErrorKind
 from netdiag.resolve import Endpoint, Resolution, resolve
 from netdiag.result import Envelope, ProbeError, summarize_errors
 from netdiag.stats import Stats, summarize
@@ -261,7 +262,7 @@ def _target_result(
 ) -> TcpTargetResult:
     port = t.port or 0
     if res is None:  # interrupted before the name resolved
-        err = ProbeError("dns", f"interrupted while resolving {t.host}")
+        err = ProbeError(ErrorKind.INTERRUPTED, f"interrupted while resolving {t.host}")
         return TcpTargetResult(t.text, t.host, port, False, err, None, (), (), summarize([], 0), ())
     samples = [p.connect_ms for p in probes if p.ok and p.connect_ms is not None]
     stats = summarize(samples, len(probes))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich import box
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -17,6 +21,22 @@ DIM_STYLE = "dim"
 def fmt_ms(value: float | None) -> str:
     """Milliseconds as ping prints them: three decimals (microseconds), '-' when absent."""
     return "-" if value is None else f"{value:.3f}"
+
+
+def fmt_pct(value: float | None) -> str:
+    """A loss percentage as iputils ping prints it (``%g``: 0, 25, 33.3333, 100), so 1 lost in
+    1,000 is never rounded to 0 nor 999 to 100; '-' when nothing was sent."""
+    return "-" if value is None else f"{value:g}"
+
+
+def nothing_sent(error: ProbeError | None) -> Text:
+    """The statistics line of a target that got nothing sent, with the reason."""
+    line = Text("nothing sent", style=BAD_STYLE)
+    if error is not None:
+        line.append(": ")
+        line.append(error.kind, style=f"bold {BAD_STYLE}")
+        line.append(f": {error.message}")
+    return line
 
 
 def error_text(error: ProbeError) -> Text:
@@ -39,22 +59,58 @@ def verdict(ok: bool, error: ProbeError | None, interrupted: bool = False) -> Te
     return line
 
 
-def stats_lines(noun: str, stats: Stats) -> list[Text]:
-    """ping's closing statistics, for any series of timed attempts."""
-    failed = stats.sent - stats.ok
-    head = Text(f"{stats.sent} {noun if stats.sent != 1 else noun.rstrip('s')}, {stats.ok} ok, ")
+def rtt_text(stats: Stats, prefix: str = "") -> Text:
+    """``min/avg/max/mdev = a/b/c/d ms``, as ping prints it."""
+    return Text(
+        f"{prefix}min/avg/max/mdev = {fmt_ms(stats.min_ms)}/{fmt_ms(stats.avg_ms)}/"
+        f"{fmt_ms(stats.max_ms)}/{fmt_ms(stats.mdev_ms)} ms"
+    )
+
+
+def stats_lines(stats: Stats, error: ProbeError | None = None) -> list[Text]:
+    """ping's closing statistics, for any series of timed attempts: ``sent``, ``received``
+    and loss, then the times on lines short enough for an 80-column terminal. When nothing
+    was sent, that and why (``error``) instead: no attempt is not 0% loss."""
+    if stats.sent == 0:
+        return [nothing_sent(error)]
+    failed = stats.sent - stats.received
+    head = Text(f"{stats.sent} sent, {stats.received} received, ")
     head.append(f"{failed} failed", style=BAD_STYLE if failed else None)
-    head.append(f" ({stats.loss_pct:.0f}% loss)")
+    head.append(f" ({fmt_pct(stats.loss_pct)}% loss)")
     lines = [head]
-    if stats.ok:
-        lines.append(
-            Text(
-                f"min/avg/max/mdev = {fmt_ms(stats.min_ms)}/{fmt_ms(stats.avg_ms)}/"
-                f"{fmt_ms(stats.max_ms)}/{fmt_ms(stats.mdev_ms)} ms, "
-                f"p50 {fmt_ms(stats.p50_ms)} ms, p95 {fmt_ms(stats.p95_ms)} ms"
-            )
-        )
+    if stats.received:
+        lines.append(rtt_text(stats))
+        lines.append(Text(f"p50 {fmt_ms(stats.p50_ms)} ms, p95 {fmt_ms(stats.p95_ms)} ms"))
     return lines
+
+
+class _Fit:
+    """``wide`` where it fits the width it is given, ``narrow`` where it does not: a table
+    whose cells would be cut (``127.0.0…``) is laid out another way instead."""
+
+    def __init__(
+        self, wide: RenderableType, narrow: RenderableType, after: tuple[RenderableType, ...]
+    ) -> None:
+        self.wide = wide
+        self.narrow = narrow
+        self.after = after
+
+    def __rich_console__(
+        self, console: Console, options: ConsoleOptions
+    ) -> Iterable[RenderableType]:
+        natural = Measurement.get(console, options.update_width(1_000_000), self.wide)
+        if natural.maximum <= options.max_width:
+            yield self.wide
+            yield from self.after
+        else:
+            yield self.narrow
+
+
+def fit(wide: RenderableType, narrow: RenderableType, *after: RenderableType) -> RenderableType:
+    """``wide`` (a table) followed by ``after`` when the whole table fits the terminal, else
+    ``narrow`` (the same data stacked): the choice is made when it is drawn, so a view stays
+    a pure function of its result, and data is never truncated."""
+    return _Fit(wide, narrow, after)
 
 
 def table(*columns: str, terminal: bool) -> Table:

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
 from rich.text import Text
 
-from netdiag.views.common import BAD_STYLE, DIM_STYLE, OK_STYLE, fmt_ms, table, verdict
+from netdiag.views.common import (
+    BAD_STYLE,
+    DIM_STYLE,
+    OK_STYLE,
+    fit,
+    fmt_ms,
+    fmt_pct,
+    nothing_sent,
+    rtt_text,
+    table,
+    verdict,
+)
 
 if TYPE_CHECKING:
-    from netdiag.probes.ping import PingHostResult, PingProbe, PingReport
+    from netdiag.probes.ping import PingHostResult, PingProbe, PingReport, PingStats
 
 
 def header(target: str, address: str | None, size: int, many: bool) -> Text:
@@ -39,66 +52,114 @@ def probe_line(target: str, probe: PingProbe, many: bool) -> Text:
     return line
 
 
+def _status(r: PingHostResult) -> Text:
+    if r.ok:
+        return Text("ok", style=OK_STYLE)
+    return Text(r.error.kind if r.error else "-", style=BAD_STYLE)
+
+
+def _extras(s: PingStats) -> Text:
+    """Duplicates and errors, as iputils adds them to its summary line."""
+    text = Text()
+    if s.duplicates:
+        text.append(f"+{s.duplicates} duplicates, ")
+    if s.errors:
+        text.append(f"+{s.errors} errors, ", style=BAD_STYLE)
+    return text
+
+
 def _block(r: PingHostResult, report: PingReport) -> list[RenderableType]:
     s = r.stats
     out: list[RenderableType] = [Text(f"--- {r.target} ping statistics ---", style="bold")]
-    line = Text(f"{s.transmitted} packets transmitted, {s.received} received, ")
-    if s.duplicates:
-        line.append(f"+{s.duplicates} duplicates, ")
-    if s.errors:
-        line.append(f"+{s.errors} errors, ", style=BAD_STYLE)
-    line.append(f"{s.loss_pct:.0f}% packet loss", style=BAD_STYLE if s.loss_pct else None)
+    if s.sent == 0:
+        out.append(nothing_sent(r.error))
+        return out
+    line = Text(f"{s.sent} packets transmitted, {s.received} received, ")  # iputils' words
+    line.append_text(_extras(s))
+    line.append(f"{fmt_pct(s.loss_pct)}% packet loss", style=BAD_STYLE if s.loss_pct else None)
     line.append(f", {r.socket or 'no'} socket", style=DIM_STYLE)
     out.append(line)
     if s.received:
+        out.append(rtt_text(s, "rtt "))
         out.append(
             Text(
-                f"rtt min/avg/max/mdev = {fmt_ms(s.min_ms)}/{fmt_ms(s.avg_ms)}/{fmt_ms(s.max_ms)}/"
-                f"{fmt_ms(s.mdev_ms)} ms, p50 {fmt_ms(s.p50_ms)}, p95 {fmt_ms(s.p95_ms)}, "
-                f"p99 {fmt_ms(s.p99_ms)}, jitter {fmt_ms(s.jitter_ms)} ms"
+                f"p50 {fmt_ms(s.p50_ms)} ms, p95 {fmt_ms(s.p95_ms)} ms, "
+                f"p99 {fmt_ms(s.p99_ms)} ms, jitter {fmt_ms(s.jitter_ms)} ms"
             )
         )
     return out
 
 
+def _host_lines(r: PingHostResult) -> list[RenderableType]:
+    """One host where the table does not fit: its name, address and status, then its
+    statistics indented in lines that fit 80 columns (and wrap, indented, below that)."""
+    head = Text(r.target, style="bold")
+    if r.address and r.address != r.target:
+        head.append(f" ({r.address})")
+    head.append("  ")
+    head.append_text(_status(r))
+    s = r.stats
+    if s.sent == 0:
+        return [head, Padding(nothing_sent(r.error), (0, 0, 0, 4), expand=False)]
+    counts = Text(f"{s.sent} sent, {s.received} received, ")
+    counts.append_text(_extras(s))
+    counts.append(f"{fmt_pct(s.loss_pct)}% loss", style=BAD_STYLE if s.loss_pct else None)
+    lines: list[Text] = [counts]
+    if s.received:
+        lines.append(rtt_text(s))
+        lines.append(
+            Text(
+                f"p95 {fmt_ms(s.p95_ms)} ms, p99 {fmt_ms(s.p99_ms)} ms, "
+                f"jitter {fmt_ms(s.jitter_ms)} ms"
+            )
+        )
+    return [head, *(Padding(line, (0, 0, 0, 4), expand=False) for line in lines)]
+
+
+def _table(report: PingReport, *, terminal: bool) -> Table:
+    t = table(
+        "host",
+        "address",
+        "sent",
+        "recv",
+        "loss%",
+        "min ms",
+        "avg ms",
+        "max ms",
+        "p95 ms",
+        "status",
+        terminal=terminal,
+    )
+    for r in report.results:
+        s = r.stats
+        t.add_row(  # Text: 'fe80::1%eth0' is data, not rich markup
+            Text(r.target),
+            Text(r.address or "-"),
+            str(s.sent),
+            str(s.received),
+            fmt_pct(s.loss_pct),
+            fmt_ms(s.min_ms),
+            fmt_ms(s.avg_ms),
+            fmt_ms(s.max_ms),
+            fmt_ms(s.p95_ms),
+            _status(r),
+        )
+    return t
+
+
 def summary(report: PingReport, *, terminal: bool) -> list[RenderableType]:
+    """Statistics at the end: iputils' block for one host; for several, fping's table where
+    it fits the terminal, and each host's statistics stacked where it does not."""
     out: list[RenderableType] = [Text("")]
     if len(report.results) == 1:
         out.extend(_block(report.results[0], report))
     else:
-        t = table(
-            "host",
-            "address",
-            "sent",
-            "recv",
-            "loss%",
-            "min ms",
-            "avg ms",
-            "max ms",
-            "p95 ms",
-            "status",
-            terminal=terminal,
-        )
+        reasons = []  # the table has no room for why nothing was sent
         for r in report.results:
-            s = r.stats
-            status = (
-                Text("ok", style=OK_STYLE)
-                if r.ok
-                else Text(r.error.kind if r.error else "-", style=BAD_STYLE)
-            )
-            t.add_row(
-                r.target,
-                r.address or "-",
-                str(s.transmitted),
-                str(s.received),
-                f"{s.loss_pct:.0f}",
-                fmt_ms(s.min_ms),
-                fmt_ms(s.avg_ms),
-                fmt_ms(s.max_ms),
-                fmt_ms(s.p95_ms),
-                status,
-            )
-        out.append(t)
+            if r.stats.sent == 0:
+                reasons.append(Text(f"{r.target}: ").append_text(nothing_sent(r.error)))
+        stacked = Group(*(line for r in report.results for line in _host_lines(r)))
+        out.append(fit(_table(report, terminal=terminal), stacked, *reasons))
         healthy = sum(r.ok for r in report.results)
         out.append(
             Text(
