@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -395,7 +395,15 @@ _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", r
 
 
 def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
-    """Every certificate in a PEM bundle that parses (one bad entry does not lose the rest)."""
+    """Every certificate in a PEM bundle that parses (one bad entry does not lose the rest).
+
+    Parsed once per process for the same bytes (a bundle of 150 roots takes milliseconds to
+    parse, and ``http -L`` judges a chain on every new connection)."""
+    return list(_parse_pem_bundle(data))
+
+
+@lru_cache(maxsize=8)
+def _parse_pem_bundle(data: bytes) -> tuple[x509.Certificate, ...]:
     out = []
     with warnings.catch_warnings():
         # System bundles hold a few old roots that cryptography parses with a deprecation
@@ -406,7 +414,7 @@ def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
                 out.append(x509.load_pem_x509_certificate(block))
             except ValueError:
                 continue
-    return out
+    return tuple(out)
 
 
 def read_ca_file(path: str | os.PathLike[str]) -> bytes:
@@ -422,7 +430,10 @@ def read_ca_file(path: str | os.PathLike[str]) -> bytes:
 
 
 def system_trust_store() -> tuple[list[x509.Certificate], str | None]:
-    """The system's CA bundle, as OpenSSL would find it (SSL_CERT_FILE honoured)."""
+    """The system's CA bundle, as OpenSSL would find it (SSL_CERT_FILE honoured).
+
+    Read and parsed once per process: the file is looked for on every call (cheap), and
+    parsed again only when another file is chosen or the file changed (size, mtime)."""
     paths = ssl.get_default_verify_paths()
     candidates = [
         os.environ.get("SSL_CERT_FILE"),
@@ -432,17 +443,28 @@ def system_trust_store() -> tuple[list[x509.Certificate], str | None]:
         "/etc/pki/tls/certs/ca-bundle.crt",
         "/etc/ssl/cert.pem",
     ]
-    from netdiag.files import MAX_LIST_BYTES, FileError, read_bounded
-
     for c in candidates:
         if c and Path(c).is_file():
             try:
-                certs = load_pem_bundle(read_bounded(c, MAX_LIST_BYTES))
-            except FileError:
+                st = os.stat(c)
+            except OSError:
                 continue
+            certs = _read_store_file(c, st.st_mtime_ns, st.st_size)
             if certs:
-                return certs, c
+                return list(certs), c
     return [], None
+
+
+@lru_cache(maxsize=4)
+def _read_store_file(path: str, _mtime_ns: int, _size: int) -> tuple[x509.Certificate, ...]:
+    """The certificates of a CA bundle file (none when it cannot be read); cached by path,
+    modification time and size."""
+    from netdiag.files import MAX_LIST_BYTES, FileError, read_bounded
+
+    try:
+        return _parse_pem_bundle(read_bounded(path, MAX_LIST_BYTES))
+    except FileError:
+        return ()
 
 
 # -- verdicts ---------------------------------------------------------------------------------

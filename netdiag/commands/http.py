@@ -23,12 +23,24 @@ if TYPE_CHECKING:
 
 HELP = """\
 Request URL and show what happens when a client opens it, phase by phase: the DNS lookup,
-the TCP handshake, the TLS handshake (https), the server's time to the first response byte,
-and the transfer, drawn as a waterfall. The request line and headers sent, and the status
-line and response headers exactly as received (order, case and repeats) are shown. With -L,
-every redirect hop has its own timings, and a hop that reuses a kept-alive connection shows
-that no handshake was needed. The body is not printed, only its size and type; --body prints
-it (bounded).
+the TCP handshake, the TLS handshake (https, as the server paced it), netdiag's check of the
+certificate (local work, which curl counts inside its handshake), the server's time to the
+first response byte, the transfer, and netdiag's own work between them ("other"), drawn as a
+waterfall whose rows add up to the total. A request that fails shows the phases it reached
+and where it stopped. The request headers as sent (on HTTP/2 with :method, :scheme,
+:authority and :path), and the status line and response headers exactly as received (order,
+case and repeats) are shown. With -L, every redirect hop has its own timings, and a hop that
+reuses a kept-alive connection shows that no handshake was needed. The body is not printed,
+only its size and type; --body prints it (bounded).
+
+To test a name on a chosen server, as curl: --resolve NAME:PORT:ADDRESS connects to ADDRESS
+(an IP address; the first of a list) instead of looking NAME up, and --connect-to
+NAME:PORT:HOST2:PORT2 connects to HOST2:PORT2 instead (empty parts match any name or port,
+or keep the URL's); both apply to every hop to that name and port, redirects included. The
+URL's name is still the one sent in the TLS handshake (SNI) and Host, and the one the
+certificate is checked against. -H 'Host: NAME' changes only the Host header (HTTP/2
+:authority) of requests to URL's origin, never SNI nor the name checked (as in curl): on
+https netdiag warns when it differs from URL's host.
 
 On https the certificate gets netdiag tls's verdict; a bad certificate stops the request
 unless --insecure, which reports it and goes on. Redirects go only to http and https, at
@@ -153,12 +165,37 @@ def command(
             help="Show Authorization, Cookie and Set-Cookie headers as sent and received.",
         ),
     ] = False,
+    resolve: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--resolve",
+            metavar="NAME:PORT:ADDR",
+            help="Connect to ADDR (an IP address) for NAME on PORT, without a lookup "
+            "(NAME * for any name; repeatable).",
+        ),
+    ] = None,
+    connect_to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--connect-to",
+            metavar="H1:P1:H2:P2",
+            help="For requests to H1:P1, connect to H2:P2 instead (empty parts: any, or "
+            "unchanged; IPv6 in brackets; repeatable, the first match wins).",
+        ),
+    ] = None,
     ipv4: IPv4Option = False,
     ipv6: IPv6Option = False,
     json_output: JsonOption = False,
 ) -> None:
     from netdiag.cli import usage_error
-    from netdiag.probes.http import SCHEMES, HttpOptions, parse_expect_status, probe_http
+    from netdiag.probes.http import (
+        SCHEMES,
+        HttpOptions,
+        parse_connect_to,
+        parse_expect_status,
+        parse_resolve,
+        probe_http,
+    )
     from netdiag.targets import TargetError, parse_target
 
     version = ip_version(ipv4, ipv6)
@@ -202,6 +239,19 @@ def command(
     except ValueError as exc:
         raise usage_error(f"--expect-status: {exc}") from None
     ca_pem = read_ca_option(ca_file)
+    try:
+        resolve_rules = tuple(parse_resolve(r) for r in resolve or [])
+    except TargetError as exc:
+        raise usage_error(f"--resolve: {exc}") from None
+    try:
+        connect_rules = tuple(parse_connect_to(r) for r in connect_to or [])
+    except TargetError as exc:
+        raise usage_error(f"--connect-to: {exc}") from None
+    seen: set[tuple[str, int]] = set()
+    for rule in resolve_rules:
+        if (rule.host, rule.port) in seen:
+            raise usage_error(f"--resolve: {rule.host}:{rule.port} is given twice")
+        seen.add((rule.host, rule.port))
 
     opts = HttpOptions(
         method=verb,
@@ -221,6 +271,8 @@ def command(
         show_body=body,
         show_secrets=show_secrets,
         version=version,
+        resolve=resolve_rules,
+        connect_to=connect_rules,
     )
     report = probe_http(t, opts)
 

@@ -1,5 +1,8 @@
 """The ``http`` probe: one request, and with ``-L`` every redirect hop, each with its own
-waterfall: ``dns_ms`` -> ``connect_ms`` -> ``tls_ms`` -> ``ttfb_ms`` -> ``transfer_ms``.
+waterfall: ``dns_ms`` -> ``connect_ms`` -> ``tls_ms`` -> ``verify_ms`` -> ``ttfb_ms`` ->
+``transfer_ms``, and ``local_ms`` for netdiag's own work between them, so that the phases add
+up to the hop's ``total_ms``. What netdiag needs once per process (the TLS and HTTP/2 code,
+the trust store) is loaded before the clock starts: it is start-up, not the request.
 
 Built from netdiag's own blocks: name resolution (:mod:`netdiag.resolve`), the TCP connect
 (:mod:`netdiag.tcpconnect`), the TLS handshake and certificate verdict (:mod:`netdiag.tlsconn`,
@@ -11,8 +14,10 @@ lookup, connect or handshake was needed.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from urllib.parse import urljoin, urlsplit
 
 from netdiag import __version__
@@ -24,6 +29,8 @@ from netdiag.targets import (
     Target,
     TargetError,
     format_hostport,
+    parse_host,
+    parse_port,
     parse_target,
     redact_userinfo,
     strip_userinfo,
@@ -42,6 +49,141 @@ COOKIE_ATTRIBUTES = frozenset(
 )
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 REDACTED = "[redacted: --show-secrets to show]"
+
+
+class Phase(StrEnum):
+    """The phases of a hop, in order: ``Hop.stopped_in`` names the one a failed hop stopped in."""
+
+    DNS = "dns"
+    CONNECT = "connect"
+    TLS = "tls"
+    """The TLS handshake."""
+    VERIFY = "verify"
+    """netdiag's check of the certificates (a bad one stops the hop without --insecure)."""
+    REQUEST = "request"
+    """Sending the request."""
+    TTFB = "ttfb"
+    """Waiting for the response's first byte."""
+    TRANSFER = "transfer"
+    """Reading the rest of the response."""
+
+
+def _host_key(host: str) -> str:
+    return host.lower().rstrip(".")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveRule:
+    """``--resolve HOST:PORT:ADDR[,ADDR...]``, as in curl: a request to HOST (``*``: any host
+    without a rule of its own) on PORT connects to the first ADDR, without a lookup. The URL's
+    name stays the name sent (Host, SNI) and the name the certificate is checked against."""
+
+    text: str
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+
+    def matches(self, host: str, port: int) -> bool:
+        return self.port == port and self.host in ("*", _host_key(host))
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectToRule:
+    """``--connect-to HOST1:PORT1:HOST2:PORT2``, as in curl: a request to HOST1 (empty: any
+    host) on PORT1 (empty: any port) connects to HOST2 (empty: the request's host) on PORT2
+    (empty: the request's port) instead. Only the connection changes: the name sent (Host,
+    SNI) and checked stay the URL's."""
+
+    text: str
+    host: str | None
+    port: int | None
+    to_host: str | None
+    to_port: int | None
+
+    def matches(self, host: str, port: int) -> bool:
+        return (self.host is None or self.host == _host_key(host)) and (
+            self.port is None or self.port == port
+        )
+
+
+def parse_resolve(text: str) -> ResolveRule:
+    """``HOST:PORT:ADDR[,ADDR...]`` (HOST a name or ``*``, each ADDR an IP literal, IPv6 in
+    brackets or not); :class:`TargetError` (one line) when malformed."""
+    host, sep1, rest = text.partition(":")
+    port_text, sep2, addresses_text = rest.partition(":")
+    if not (sep1 and sep2) or not addresses_text:
+        raise TargetError(f"'{text}' is not HOST:PORT:ADDRESS[,ADDRESS...]")
+    if host[:1] in ("+", "-"):
+        raise TargetError(f"'{text}': curl's + and - prefixes are not supported")
+    if host != "*":
+        name, version = (host, 6) if host.startswith("[") else parse_host(host)
+        if version is not None:
+            raise TargetError(
+                f"'{text}': HOST is a name (or *): an IP address in a URL is never looked up"
+            )
+        host = _host_key(name)
+    port = parse_port(port_text, text)
+    addresses = []
+    for item in addresses_text.split(","):
+        bare = item[1:-1] if item.startswith("[") and item.endswith("]") else item
+        try:
+            addresses.append(str(ipaddress.ip_address(bare)))
+        except ValueError:
+            raise TargetError(
+                f"'{text}': '{item}' is not an IP address (--resolve takes addresses, not names)"
+            ) from None
+    return ResolveRule(text, host, port, tuple(addresses))
+
+
+def _next_host(text: str, rest: str) -> tuple[str, str]:
+    """The next host of a --connect-to rule (``[v6]`` or up to a colon) and what follows."""
+    if rest.startswith("["):
+        end = rest.find("]")
+        if end < 0:
+            raise TargetError(f"'{text}': an unclosed '['")
+        host, after = rest[1:end], rest[end + 1 :]
+        if not _is_ip(host) or ":" not in host:
+            raise TargetError(f"'{text}': '[{host}]' is not an IPv6 address")
+    else:
+        host, sep, after = rest.partition(":")
+        after = sep + after
+    if not after.startswith(":"):
+        raise TargetError(f"'{text}' is not HOST1:PORT1:HOST2:PORT2")
+    return host, after[1:]
+
+
+def parse_connect_to(text: str) -> ConnectToRule:
+    """``HOST1:PORT1:HOST2:PORT2``, any part empty (IPv6 addresses in brackets);
+    :class:`TargetError` (one line) when malformed or when it would change nothing."""
+    host1, rest = _next_host(text, text)
+    port1, sep, rest = rest.partition(":")
+    if not sep:
+        raise TargetError(f"'{text}' is not HOST1:PORT1:HOST2:PORT2")
+    if rest.startswith("["):
+        host2, port2 = _next_host(text, rest)
+    else:
+        host2, sep, port2 = rest.partition(":")
+        if not sep:
+            raise TargetError(f"'{text}' is not HOST1:PORT1:HOST2:PORT2")
+    if ":" in port2:
+        raise TargetError(f"'{text}' is not HOST1:PORT1:HOST2:PORT2 (IPv6 goes in brackets)")
+    if not host2 and not port2:
+        raise TargetError(f"'{text}' changes nothing: give HOST2, PORT2 or both")
+    return ConnectToRule(
+        text,
+        _host_key(parse_host(host1)[0]) if host1 else None,
+        parse_port(port1, text) if port1 else None,
+        parse_host(host2)[0] if host2 else None,
+        parse_port(port2, text) if port2 else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +208,33 @@ class HttpOptions:
     body_print_limit: int = 65536
     show_secrets: bool = False
     version: int | None = None
+    resolve: tuple[ResolveRule, ...] = ()
+    connect_to: tuple[ConnectToRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Timing:
+    """A hop's phases in the order they happen, each None when it did not happen (an IP
+    literal has no lookup, a reused connection no connect or handshake). They add up to
+    ``total_ms``. On a hop that failed, the phase it stopped in (``Hop.stopped_in``) holds the
+    time until the failure, and the phases after it are None."""
+
     dns_ms: float | None
     connect_ms: float | None
     tls_ms: float | None
+    """The TLS handshake, from the ClientHello to the end of the handshake: the server's and
+    the network's time (``netdiag tls``'s ``handshake_ms``)."""
+    verify_ms: float | None
+    """netdiag checking the certificates it was sent (chain, trust, name, dates): local work
+    after the handshake, which curl counts inside its handshake (appconnect)."""
     ttfb_ms: float | None
     """From the request's last byte sent to the response's first byte: the server's time."""
     transfer_ms: float | None
     """From the first response byte to the last."""
+    local_ms: float
+    """The rest of ``total_ms``: netdiag's own work between the phases (setting up the TLS and
+    HTTP/2 connections, building the request, reading the response), and on a request sent
+    again after a kept-alive connection closed, the first attempt."""
     total_ms: float
 
 
@@ -85,6 +243,11 @@ class TlsSummary:
     protocol: str
     cipher: str
     alpn: str | None
+    sni: str | None
+    """The name sent in the ClientHello: the URL's host (None for an IP address), whatever
+    -H Host, --resolve or --connect-to say."""
+    verify_name: str
+    """The name the certificate was checked against: the URL's host."""
     trusted: bool | None
     """Verifies now, for this name or not (``tls``'s meaning): a path to a trust anchor and
     every certificate within its validity period now."""
@@ -118,14 +281,22 @@ class Hop:
     reason: str | None
     http_version: str | None
     remote_address: str | None
+    remote_port: int | None
+    routed_by: tuple[str, ...]
+    """The --connect-to and --resolve rules, as given, that chose the address connected to
+    (empty when it came from a lookup of the URL's host, or is the URL's IP address)."""
     reused: bool
     """This hop reused the previous hop's kept-alive connection: no lookup, connect, handshake."""
     request_headers: tuple[tuple[str, str], ...]
+    """The request's header fields as sent (HTTP/2: with its pseudo-headers), secrets
+    redacted; empty when the hop stopped before the request was sent."""
     response_headers: tuple[tuple[str, str], ...]
     timing: Timing
     tls: TlsSummary | None
     body: Body | None
     redirect_to: str | None
+    stopped_in: Phase | None
+    """The phase in which the hop failed (None when it got its response)."""
     error: ProbeError | None
 
 
@@ -166,7 +337,40 @@ class _Conn:
     client: Http1 | Http2 | None
     stream: Stream
     address: str
+    port: int
+    routed_by: tuple[str, ...]
     tls: TlsSummary | None
+
+
+@dataclass
+class _Phases:
+    """What one hop measured, phase by phase, filled in as the phases happen."""
+
+    dns_ms: float | None = None
+    connect_ms: float | None = None
+    tls_ms: float | None = None
+    verify_ms: float | None = None
+    ttfb_ms: float | None = None
+    transfer_ms: float | None = None
+    stopped_in: Phase | None = None
+    address: str | None = None
+    port: int | None = None
+    routed_by: list[str] = field(default_factory=list)
+
+    def timing(self, start_ns: int, end_ns: int) -> Timing:
+        """The hop's timing; ``local_ms`` is what no phase holds (never below zero: the phases
+        are disjoint spans of the hop)."""
+        total = (end_ns - start_ns) / 1e6
+        phases = (
+            self.dns_ms,
+            self.connect_ms,
+            self.tls_ms,
+            self.verify_ms,
+            self.ttfb_ms,
+            self.transfer_ms,
+        )
+        local = max(0.0, total - sum(p for p in phases if p is not None))
+        return Timing(*phases, local_ms=local, total_ms=total)
 
 
 def _shown(headers: list[tuple[str, str]], show_secrets: bool) -> tuple[tuple[str, str], ...]:
@@ -240,70 +444,96 @@ class _Run:
             c.stream.close()
         self.pool.clear()
 
-    def _open(self, t: Target, deadline: int) -> tuple[_Conn | None, dict, ProbeError | None]:
-        """A new connection for a hop: resolve, connect, TLS (with the certificate verdict)."""
-        times: dict[str, float | None] = {"dns_ms": None, "connect_ms": None, "tls_ms": None}
+    def _route(self, t: Target, p: _Phases) -> tuple[str, int, ResolveRule | None]:
+        """Where a hop connects: the URL's host and port, or what the first matching
+        --connect-to rule says; and the --resolve rule for that host and port (a rule for
+        the host itself before a ``*`` one), if any."""
         assert t.port is not None
-        left = max(0.001, (deadline - now_ns()) / 1e9)
-        res = resolve(t.host, t.port, version=self.opts.version, timeout=left, numeric=t.is_ip)
-        if not t.is_ip:
-            times["dns_ms"] = res.dns_ms
+        host, port = t.host, t.port
+        for rule in self.opts.connect_to:
+            if rule.matches(host, port):
+                host, port = rule.to_host or host, rule.to_port or port
+                p.routed_by.append(f"--connect-to {rule.text}")
+                break
+        if _is_ip(host):
+            return host, port, None
+        rules = [r for r in self.opts.resolve if r.matches(host, port)]
+        rules.sort(key=lambda r: r.host == "*")
+        if rules:
+            p.routed_by.append(f"--resolve {rules[0].text}")
+        return host, port, rules[0] if rules else None
+
+    def _open(self, t: Target, deadline: int, p: _Phases) -> tuple[_Conn | None, ProbeError | None]:
+        """A new connection for a hop: resolve, connect, TLS (with the certificate verdict),
+        each phase's time recorded in ``p``, and where it stopped when it failed."""
+        opts = self.opts
+
+        def left() -> float:
+            return max(0.001, (deadline - now_ns()) / 1e9)
+
+        host, port, rule = self._route(t, p)
+        if rule is not None:  # as curl: the address is used whatever -4/-6 say
+            res = resolve(rule.addresses[0], port, timeout=left(), numeric=True)
+        else:
+            numeric = _is_ip(host)
+            res = resolve(host, port, version=opts.version, timeout=left(), numeric=numeric)
+            if not numeric:
+                p.dns_ms = res.dns_ms
         if res.error is not None:
-            return None, times, res.error
+            p.stopped_in = Phase.DNS
+            return None, res.error
         endpoint = res.endpoints[0]
-        conn = connect(endpoint, max(0.001, (deadline - now_ns()) / 1e9))
+        p.address, p.port = endpoint.address, endpoint.port
+        conn = connect(endpoint, left())
+        p.connect_ms = conn.connect_ms
         if conn.sock is None:
             assert conn.error is not None
-            return None, times, conn.error
-        times["connect_ms"] = conn.connect_ms
+            p.stopped_in = Phase.CONNECT
+            return None, conn.error
+        routed = tuple(p.routed_by)
         if t.scheme != "https":
             stream: Stream = PlainStream(conn.sock)
-            return (
-                _Conn(Http1(stream, self.opts.max_header_bytes), stream, endpoint.address, None),
-                times,
-                None,
-            )
+            client = Http1(stream, opts.max_header_bytes)
+            return _Conn(client, stream, endpoint.address, endpoint.port, routed, None), None
 
         from netdiag.probes.tls import TlsOptions, judge
         from netdiag.tlsconn import handshake
 
-        alpn = ["h2", "http/1.1"] if self.opts.http2 else ["http/1.1"]
-        tls_start = now_ns()
+        alpn = ["h2", "http/1.1"] if opts.http2 else ["http/1.1"]
         where = format_hostport(endpoint.address, endpoint.port)
-        session, err = handshake(
-            conn.sock,
-            sni=None if t.is_ip else t.host,
-            alpn=alpn,
-            timeout=max(0.001, (deadline - now_ns()) / 1e9),
-            where=where,
-        )
+        # SNI and the name checked are the URL's host, whatever address was chosen.
+        sni = None if t.is_ip else t.host
+        tls_start = now_ns()
+        session, err = handshake(conn.sock, sni=sni, alpn=alpn, timeout=left(), where=where)
         if session is None:
             assert err is not None
+            p.tls_ms = (now_ns() - tls_start) / 1e6
+            p.stopped_in = Phase.TLS
             if err.kind == "timeout":  # the handshake had what was left of the hop's time
                 err = ProbeError(
                     "timeout",
-                    f"no TLS answer from {where} within the hop's {self.opts.timeout:g} s "
-                    "(--timeout)",
+                    f"no TLS answer from {where} within the hop's {opts.timeout:g} s (--timeout)",
                 )
-            return None, times, err
+            return None, err
+        # The handshake as the server paced it (as ``netdiag tls`` shows it); setting up
+        # OpenSSL's context before it is netdiag's work (local).
+        p.tls_ms = session.handshake_ms
+        verify_start = now_ns()
         from pathlib import Path
 
         verdict = judge(
             session.chain,
             t.host,
-            TlsOptions(
-                ca_file=Path(self.opts.ca_file) if self.opts.ca_file else None,
-                ca_pem=self.opts.ca_pem,
-            ),
+            TlsOptions(ca_file=Path(opts.ca_file) if opts.ca_file else None, ca_pem=opts.ca_pem),
         )
         chain = verdict["chain"]
         leaf = chain[0] if chain else None  # type: ignore[index]
-        # Verifying the certificate is part of the TLS phase, as in a browser or curl.
-        times["tls_ms"] = (now_ns() - tls_start) / 1e6
         summary = TlsSummary(
             protocol=session.protocol,
             cipher=session.cipher,
             alpn=session.alpn,
+            sni=sni,
+            verify_name=t.host,
             trusted=verdict["trusted"],  # type: ignore[arg-type]
             path_to_trust_anchor=verdict["path_to_trust_anchor"],  # type: ignore[arg-type]
             hostname_match=verdict["hostname_match"],  # type: ignore[arg-type]
@@ -313,21 +543,19 @@ class _Run:
             not_after=leaf.not_after if leaf else None,
             days_left=leaf.days_left if leaf else None,
         )
+        p.verify_ms = (now_ns() - verify_start) / 1e6
         problems = summary.problems
-        if problems and not self.opts.insecure:
+        if problems and not opts.insecure:
             session.close()
+            p.stopped_in = Phase.VERIFY
             first = problems[0]
             err = ProbeError(
                 "tls", f"{first.kind}: {first.message} (--insecure to go on)", first.hint
             )
-            return _Conn(None, session, endpoint.address, summary), times, err
-        client: Http1 | Http2
-        client = (
-            Http2(session, self.opts.max_header_bytes)
-            if session.alpn == "h2"
-            else Http1(session, self.opts.max_header_bytes)
-        )
-        return _Conn(client, session, endpoint.address, summary), times, None
+            return _Conn(None, session, endpoint.address, endpoint.port, routed, summary), err
+        h2 = session.alpn == "h2"
+        tls_client = (Http2 if h2 else Http1)(session, opts.max_header_bytes)
+        return _Conn(tls_client, session, endpoint.address, endpoint.port, routed, summary), None
 
     def hop(
         self,
@@ -338,6 +566,7 @@ class _Run:
         headers: list[tuple[str, str]],
         host_override: str | None = None,
     ) -> Hop:
+        _load_once(t, self.opts)  # a redirect to https, the first time
         start = now_ns()
         opts = self.opts
         deadline = start + int(opts.timeout * 1e9)
@@ -345,12 +574,10 @@ class _Run:
         key = (t.scheme, t.host, t.port)
         conn = self.pool.pop(key, None)
         reused = conn is not None
-        times: dict = {"dns_ms": None, "connect_ms": None, "tls_ms": None}
+        p = _Phases()
         ex: Exchange | None = None
         if conn is not None:
-            ex, wire_headers = self._exchange(
-                conn, t, method, body, headers, host_override, deadline
-            )
+            ex = self._exchange(conn, t, method, body, headers, host_override, deadline)
             if ex.retryable:
                 # curl's rule: the server had closed (or reset) the kept-alive connection and
                 # not one byte of the response came, so the request goes again, once, on a
@@ -358,29 +585,30 @@ class _Run:
                 conn.stream.close()
                 conn, reused = None, False
         if conn is None:
-            conn, times, err = self._open(t, deadline)
+            conn, err = self._open(t, deadline, p)
             if err is not None:
                 return Hop(
-                    url,
-                    method,
-                    None,
-                    None,
-                    None,
-                    conn.address if conn else None,
-                    False,
-                    _shown(headers, opts.show_secrets),
-                    (),
-                    Timing(**times, ttfb_ms=None, transfer_ms=None, total_ms=elapsed_ms(start)),
-                    conn.tls if conn else None,
-                    None,
-                    None,
-                    err,
+                    url=url,
+                    method=method,
+                    status=None,
+                    reason=None,
+                    http_version=None,
+                    remote_address=p.address,
+                    remote_port=p.port,
+                    routed_by=tuple(p.routed_by),
+                    reused=False,
+                    request_headers=(),  # never sent
+                    response_headers=(),
+                    timing=p.timing(start, now_ns()),
+                    tls=conn.tls if conn else None,
+                    body=None,
+                    redirect_to=None,
+                    stopped_in=p.stopped_in,
+                    error=err,
                 )
         assert conn is not None
         if not reused:
-            ex, wire_headers = self._exchange(
-                conn, t, method, body, headers, host_override, deadline
-            )
+            ex = self._exchange(conn, t, method, body, headers, host_override, deadline)
         assert ex is not None
         end = now_ns()
         closing = any(
@@ -390,18 +618,15 @@ class _Run:
             self.pool[key] = conn
         else:
             conn.stream.close()
-        timing = Timing(
-            dns_ms=times["dns_ms"],
-            connect_ms=times["connect_ms"],
-            tls_ms=times["tls_ms"],
-            ttfb_ms=(ex.first_byte_ns - ex.request_sent_ns) / 1e6
-            if ex.first_byte_ns and ex.request_sent_ns
-            else None,
-            transfer_ms=(ex.last_byte_ns - ex.first_byte_ns) / 1e6
-            if ex.last_byte_ns and ex.first_byte_ns
-            else None,
-            total_ms=(end - start) / 1e6,
-        )
+        sent, first = ex.request_sent_ns, ex.first_byte_ns
+        if ex.error is not None:
+            p.stopped_in = (
+                Phase.REQUEST if sent is None else Phase.TTFB if first is None else Phase.TRANSFER
+            )
+        if sent is not None:  # the wait for the response, or for nothing until it failed
+            p.ttfb_ms = ((first or end) - sent) / 1e6
+        if first is not None:
+            p.transfer_ms = ((ex.last_byte_ns or end) - first) / 1e6
         return Hop(
             url=url,
             method=method,
@@ -409,13 +634,16 @@ class _Run:
             reason=ex.reason or None,
             http_version=ex.http_version if ex.status is not None else None,
             remote_address=conn.address,
+            remote_port=conn.port,
+            routed_by=conn.routed_by,
             reused=reused,
-            request_headers=_shown(wire_headers, opts.show_secrets),
+            request_headers=_shown(ex.request_headers, opts.show_secrets),
             response_headers=tuple(ex.response_headers),
-            timing=timing,
+            timing=p.timing(start, end),
             tls=conn.tls,
             body=self._body(ex, method),
             redirect_to=None,
+            stopped_in=p.stopped_in,
             error=ex.error,
         )
 
@@ -428,8 +656,8 @@ class _Run:
         headers: list[tuple[str, str]],
         host_override: str | None,
         deadline: int,
-    ) -> tuple[Exchange, list[tuple[str, str]]]:
-        """One request and its response over ``conn``; also the headers as sent."""
+    ) -> Exchange:
+        """One request and its response over ``conn`` (``request_headers`` as sent)."""
         assert conn.client is not None and t.port is not None and t.scheme is not None
         opts = self.opts
         default_port = 443 if t.scheme == "https" else 80
@@ -444,7 +672,7 @@ class _Run:
         h2_only = (
             {"authority": authority, "scheme": t.scheme} if isinstance(conn.client, Http2) else {}
         )
-        ex = conn.client.exchange(
+        return conn.client.exchange(
             method,
             t.path or "/",
             wire_headers,
@@ -454,7 +682,6 @@ class _Run:
             max_body_bytes=opts.max_body_bytes,
             **h2_only,
         )
-        return ex, wire_headers
 
     def _body(self, ex: Exchange, method: str) -> Body | None:
         if ex.status is None:
@@ -495,12 +722,70 @@ def _request_headers(opts: HttpOptions, target: Target) -> list[tuple[str, str]]
     return out
 
 
-def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
-    """Request ``target`` (a parsed http/https URL), following redirects with ``follow``."""
-    if target.scheme == "https":  # load TLS and X.509 code before the clock starts
+_LOADED: set[str] = set()
+
+
+def _load_once(t: Target, opts: HttpOptions) -> None:
+    """Load what a hop to ``t`` needs once per process, before its clock starts, so that no
+    phase (nor ``local_ms``) holds netdiag's start-up: the TLS and X.509 code, OpenSSL's
+    configuration and the trust store for https (about 40 ms), h2 with --http2 (about 10 ms).
+    Cheap once done."""
+    if t.scheme == "https" and "https" not in _LOADED:
+        from OpenSSL import SSL
+
         import netdiag.probes.tls
         import netdiag.tlsconn  # noqa: F401
 
+        SSL.Context(SSL.TLS_CLIENT_METHOD)  # OpenSSL reads its configuration once (~1 ms)
+        _LOADED.add("https")
+    if t.scheme == "https":  # the store in use: cached per bundle (and per file)
+        from netdiag.certs import load_pem_bundle, system_trust_store
+
+        if opts.ca_pem is not None:
+            load_pem_bundle(opts.ca_pem)
+        else:
+            system_trust_store()
+    if opts.http2 and t.scheme == "https" and "h2" not in _LOADED:
+        from netdiag.httpclient import load_http2
+
+        load_http2()
+        _LOADED.add("h2")
+
+
+def _authority(t: Target) -> str:
+    """``host[:port]`` as the Host header carries it (no port when it is the scheme's)."""
+    assert t.port is not None
+    if t.port == SCHEMES.get(t.scheme or "", 0):
+        return format_hostport(t.host, None)
+    return format_hostport(t.host, t.port)
+
+
+def _host_header_warnings(
+    target: Target, user_host: str | None, opts: HttpOptions
+) -> tuple[ProbeError, ...]:
+    """A warning when -H Host names another host than an https URL: the header goes to the
+    server, but SNI and the certificate check follow the URL's host (as in curl)."""
+    if user_host is None or target.scheme != "https":
+        return ()
+    given = _host_key(user_host.strip())
+    if given in (_host_key(_authority(target)), _host_key(target.hostport())):
+        return ()
+    where = "Host header and HTTP/2 :authority say" if opts.http2 else "Host header says"
+    port = target.port
+    return (
+        ProbeError(
+            "host_header",
+            f"-H 'Host: {user_host}' is not the URL's host: the {where} {user_host}, but the "
+            f"TLS name (SNI) and the certificate check use {target.host}, as in curl; to test "
+            f"{user_host} on this server, put it in the URL and add --resolve "
+            f"NAME:{port}:ADDRESS or --connect-to",
+        ),
+    )
+
+
+def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
+    """Request ``target`` (a parsed http/https URL), following redirects with ``follow``."""
+    _load_once(target, opts)  # before the report's clock starts
     started_at = utc_now_iso()
     start = now_ns()
     run = _Run(opts)
@@ -509,6 +794,7 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
     body = opts.data
     headers = _request_headers(opts, target)
     user_host = next((v for n, v in opts.headers if n.lower() == "host"), None)
+    warnings = _host_header_warnings(target, user_host, opts)
     # ``url`` is requested and joined with each Location; ``shown`` is what the report shows.
     # Neither holds a password: Target.text has it redacted, and user info is never joined.
     shown = target.text.strip()
@@ -603,4 +889,5 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
         status=status,
         hops=tuple(hops),
         duration_ms=total,
+        warnings=warnings,
     )

@@ -15,41 +15,56 @@ if TYPE_CHECKING:
     from netdiag.probes.http import Hop, HttpReport
 
 PHASES = (
-    ("dns", "dns_ms", "blue"),
-    ("tcp connect", "connect_ms", "cyan"),
-    ("tls handshake", "tls_ms", "magenta"),
-    ("server (ttfb)", "ttfb_ms", "yellow"),
-    ("transfer", "transfer_ms", "green"),
+    ("dns", "dns_ms", "dns", "blue"),
+    ("tcp connect", "connect_ms", "connect", "cyan"),
+    ("tls handshake", "tls_ms", "tls", "magenta"),
+    ("cert check (local)", "verify_ms", "verify", "bright_magenta"),
+    ("server (ttfb)", "ttfb_ms", "ttfb", "yellow"),
+    ("transfer", "transfer_ms", "transfer", "green"),
+    ("other (local)", "local_ms", None, "bright_black"),
 )
+"""(label, Timing field, the Phase it measures, colour), in the order they happen; the last
+row is what no phase holds, so that the rows add up to the total."""
 BAR_WIDTH = 40
+CONNECTION_PHASES = ("dns_ms", "connect_ms", "tls_ms", "verify_ms")
+
+
+def _why_not(hop: Hop, attr: str) -> str:
+    """Why a phase of a completed hop did not happen."""
+    if hop.reused and attr in CONNECTION_PHASES:
+        return "reused connection"
+    if attr in ("tls_ms", "verify_ms") and not hop.url.lower().startswith("https"):
+        return "plain http"
+    if attr == "dns_ms":
+        rules = [r.split()[0] for r in hop.routed_by]
+        return f"{' and '.join(rules)}: no lookup" if rules else "IP address: no lookup"
+    return "-"
 
 
 def waterfall(hop: Hop, *, terminal: bool) -> Table:
-    """The phases one after the other, each bar starting where the previous one ended."""
+    """The phases one after the other, each bar starting where the previous one ended. A hop
+    that failed shows only the phases it reached, the last one marked where it stopped."""
     t = Table.grid(padding=(0, 2))
     t.add_column(no_wrap=True)
     t.add_column(justify="right", no_wrap=True)
     t.add_column(no_wrap=True)
     total = hop.timing.total_ms or 1e-9
+    failed = hop.error is not None
     offset = 0.0
-    for label, attr, colour in PHASES:
+    for label, attr, phase, colour in PHASES:
         value = getattr(hop.timing, attr)
         if value is None:
-            reason = (
-                "reused connection"
-                if hop.reused and attr in ("dns_ms", "connect_ms", "tls_ms")
-                else "-"
-            )
-            if attr == "tls_ms" and not hop.reused and not hop.url.lower().startswith("https"):
-                reason = "plain http"
-            if attr == "dns_ms" and not hop.reused:
-                reason = "IP address: no lookup"
-            t.add_row(Text(label), Text("-", style=DIM_STYLE), Text(reason, style=DIM_STYLE))
+            if not failed:
+                reason = _why_not(hop, attr)
+                t.add_row(Text(label), Text("-", style=DIM_STYLE), Text(reason, style=DIM_STYLE))
             continue
         start = round(offset / total * BAR_WIDTH)
         width = max(1, round(value / total * BAR_WIDTH))
         bar = Text(" " * start)
-        bar.append(("█" if terminal else "#") * width, style=colour)
+        stopped = phase is not None and phase == hop.stopped_in
+        bar.append(("█" if terminal else "#") * width, style=BAD_STYLE if stopped else colour)
+        if stopped and hop.error is not None:
+            bar.append(f" stopped here: {hop.error.kind}", style=f"bold {BAD_STYLE}")
         t.add_row(Text(label), Text(f"{fmt_ms(value)} ms"), bar)
         offset += value
     t.add_row(
@@ -69,14 +84,21 @@ def hop_view(i: int, hop: Hop, *, terminal: bool, many: bool) -> list[Renderable
     title = Text(f"hop {i + 1}: " if many else "", style="bold")
     title.append(f"{hop.method} {hop.url}", style="bold")
     if hop.remote_address:
-        title.append(
-            f"  ({hop.remote_address}{', reused connection' if hop.reused else ''})",
-            style=DIM_STYLE,
-        )
+        where = hop.remote_address
+        if hop.remote_port is not None:
+            where = f"[{where}]" if ":" in where else where
+            where += f" port {hop.remote_port}"
+        via = f" via {', '.join(hop.routed_by)}" if hop.routed_by else ""
+        reused = ", reused connection" if hop.reused else ""
+        title.append(f"  ({where}{via}{reused})", style=DIM_STYLE)
     out.append(title)
     if hop.tls is not None:
         tls = hop.tls
-        line = Text(f"  {tls.protocol}, {tls.cipher}, ALPN {tls.alpn or '-'}; certificate ")
+        line = Text(f"  {tls.protocol}, {tls.cipher}, ALPN {tls.alpn or '-'}, ")
+        line.append(f"SNI {tls.sni}" if tls.sni else "no SNI (an IP address)")
+        if tls.verify_name != tls.sni:
+            line.append(f", checked for {tls.verify_name}")
+        line.append("; certificate ")
         if tls.problems:
             line.append(", ".join(p.kind for p in tls.problems), style=f"bold {BAD_STYLE}")
         else:
@@ -122,11 +144,20 @@ def http_view(report: HttpReport, *, terminal: bool) -> list[RenderableType]:
             out.append(Text(""))
         out.extend(hop_view(i, hop, terminal=terminal, many=many))
     if many:
-        out.append(
-            Text(
-                f"\n{len(report.hops)} hops, {fmt_ms(report.duration_ms)} ms in all; final "
-                f"status {report.status}"
-            )
+        last = report.hops[-1]
+        end = (
+            f"final status {report.status}"
+            if report.status is not None
+            else f"hop {len(report.hops)} stopped in {last.stopped_in}"
+            if last.stopped_in
+            else "no final status"
         )
+        out.append(
+            Text(f"\n{len(report.hops)} hops, {fmt_ms(report.duration_ms)} ms in all; {end}")
+        )
+    for warning in report.warnings:
+        line = Text("warning: ", style="bold yellow")
+        line.append(f"{warning.kind}: {warning.message}")
+        out.append(line)
     out.append(verdict(report.ok, report.error, report.interrupted))
     return out
