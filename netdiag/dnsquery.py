@@ -73,28 +73,48 @@ def flag_names(message: dns.message.Message) -> tuple[str, ...]:
 
 @dataclass(slots=True)
 class Rejections:
-    """Responses that were received but not trusted: every one counted, the first
-    :data:`MAX_REJECTED_KEPT` kept with the reason."""
+    """Responses that were received but not trusted: every one counted (by kind of fault
+    too), the first :data:`MAX_REJECTED_KEPT` kept with the reason."""
 
     count: int = 0
     first: list[str] = field(default_factory=list)
+    by_fault: dict[str, list] = field(default_factory=dict)
+    """fault -> [count, the first reason]: a handful of faults, so nothing grows per packet."""
 
-    def add(self, reason: str) -> None:
+    def add(self, fault: str, reason: str) -> None:
         self.count += 1
         if len(self.first) < MAX_REJECTED_KEPT:
             self.first.append(reason)
+        seen = self.by_fault.get(fault)
+        if seen is None:
+            self.by_fault[fault] = [1, reason]
+        else:
+            seen[0] += 1
+
+    def add_again(self, fault: str) -> bool:
+        """Count one more rejection of a fault already seen, without its reason, once no more
+        reasons are kept (a flood: thousands a second); False when that cannot be done."""
+        seen = self.by_fault.get(fault)
+        if seen is None or not self.full:
+            return False
+        self.count += 1
+        seen[0] += 1
+        return True
 
     @property
     def full(self) -> bool:
         """No more reasons are kept: further rejections are only counted."""
         return len(self.first) >= MAX_REJECTED_KEPT
 
-    def summary(self, shown: int = 3) -> str:
-        """``N responses: first; second; third ...`` for an error message."""
-        kept = "; ".join(self.first[:shown])
-        more = " ..." if self.count > shown else ""
+    def summary(self) -> str:
+        """``N responses: the first of each fault, and how many more like it``, for an error
+        message: one clause per fault however many were rejected."""
         noun = "response" if self.count == 1 else "responses"
-        return f"{self.count:,} {noun}: {kept}{more}"
+        clauses = []
+        for n, reason in self.by_fault.values():
+            more = f" and {n - 1:,} more like it" if n > 1 else ""
+            clauses.append(f"{reason}{more}")
+        return f"{self.count:,} {noun}: {'; '.join(clauses)}"
 
 
 @dataclass(slots=True)
@@ -136,23 +156,34 @@ def _check(
 ) -> dns.message.Message | None:
     """Parse and validate one response; on failure count it, and say why in ``rejected``."""
     if rejected.full and (len(data) < 12 or data[:2] != query.id.to_bytes(2, "big")):
-        rejected.count += 1  # a flood: the reason is no longer kept, so skip the parse
+        # a flood: the reason is no longer kept, so skip the parse
+        fault = "garbage" if len(data) < 12 else "id"
+        if rejected.add_again(fault):
+            return None
+        if fault == "id":  # the first of its fault: say why, once
+            rejected.add(fault, _wrong_id(int.from_bytes(data[:2], "big"), query.id))
+        else:
+            rejected.add(fault, f"{len(data)} bytes that are not a DNS message")
         return None
     try:
         response = dns.message.from_wire(data)
     except (dns.exception.DNSException, ValueError, struct.error) as exc:
         kind = type(exc).__name__
-        rejected.add(f"{len(data)} bytes that are not a DNS message ({kind})")
+        rejected.add("garbage", f"{len(data)} bytes that are not a DNS message ({kind})")
         return None
     if response.id != query.id:
-        rejected.add(f"a response with the wrong ID ({response.id}, expected {query.id})")
+        rejected.add("id", _wrong_id(response.id, query.id))
         return None
     if not query.is_response(response):
         q = response.question[0] if response.question else None
         asked = f"{q.name} {dns.rdatatype.to_text(q.rdtype)}" if q is not None else "nothing"
-        rejected.add(f"a response to a different question ({asked})")
+        rejected.add("question", f"a response to a different question ({asked})")
         return None
     return response
+
+
+def _wrong_id(got: int, expected: int) -> str:
+    return f"a response with the wrong ID ({got}, expected {expected})"
 
 
 _Attempt = tuple[dns.message.Message | None, float | None, int | None, ProbeError | None]
@@ -243,7 +274,8 @@ def _tcp(
         assert conn.error is not None
         if conn.error.kind == "timeout":
             return None, None, None, None
-        return None, None, None, ProbeError("unreachable", f"TCP {conn.error.message}")
+        # refused (a reset: nothing listens), unreachable, blocked...: as the connect said
+        return None, None, None, ProbeError(conn.error.kind, f"TCP {conn.error.message}")
     wire = query.to_wire()
     start = now_ns()
     try:
@@ -251,7 +283,7 @@ def _tcp(
             sock.sendall(struct.pack("!H", len(wire)) + wire)
             head = _recv_exactly(sock, 2, until)
             if head is None:
-                rejected.add("the server closed the TCP connection without answering")
+                rejected.add("closed", "the server closed the TCP connection without answering")
                 return None, None, None, None
             (length,) = struct.unpack("!H", head)
             data = _recv_exactly(sock, length, until)
@@ -261,7 +293,7 @@ def _tcp(
     except OSError as exc:
         return None, None, None, ProbeError("unreachable", f"TCP {where}: {exc.strerror}")
     if data is None:
-        rejected.add(f"a TCP answer cut short (expected {length} bytes)")
+        rejected.add("short", f"a TCP answer cut short (expected {length} bytes)")
         return None, None, None, None
     response = _check(query, data, rejected)
     if response is None:
@@ -339,7 +371,7 @@ def exchange(
         return done(response, ms, size)
     if rejected.count:
         error = ProbeError(
-            "bad_response", f"no valid answer from {where}; rejected {rejected.summary()}"
+            "bad_response", f"no valid answer from {where}: rejected {rejected.summary()}"
         )
     elif deadline_ns is not None and now_ns() >= deadline_ns:
         error = ProbeError(
@@ -366,3 +398,61 @@ def rdtype_of(text: str) -> int:
 
 
 IN = dns.rdataclass.IN
+
+
+MAX_CNAME_CHAIN = 16
+"""CNAMEs followed inside one answer, at most."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """qname's records in an answer, along its CNAME chain."""
+
+    records: tuple[Record, ...]
+    """The CNAMEs followed, then the records of the type asked for (if reached)."""
+    end: dns.name.Name
+    """Where the chain ends: qname itself when the answer holds no CNAME for it."""
+    reached: bool
+    """A record of the type asked for was found at ``end``."""
+    loop: bool = False
+    """The chain comes back to a name it passed (or is longer than :data:`MAX_CNAME_CHAIN`)."""
+
+
+def answer_chain(response: dns.message.Message, qname: dns.name.Name, rdtype: int) -> Chain:
+    """Follow qname's CNAMEs inside ``response``'s answer section, at most
+    :data:`MAX_CNAME_CHAIN` of them, stopping where a loop closes."""
+    name = qname
+    kept: list = []
+    seen = {qname}
+    for _ in range(MAX_CNAME_CHAIN + 1):
+        rr = response.get_rrset(response.answer, name, IN, rdtype)
+        if rr is not None:
+            kept.append(rr)
+            return Chain(section_records(kept), name, True)
+        cname = response.get_rrset(response.answer, name, IN, dns.rdatatype.CNAME)
+        if cname is None:
+            return Chain(section_records(kept), name, False)
+        kept.append(cname)
+        name = cname[0].target
+        if name in seen:
+            break
+        seen.add(name)
+    return Chain(section_records(kept), name, False, loop=True)
+
+
+def authority_soa(response: dns.message.Message, name: dns.name.Name) -> dns.name.Name | None:
+    """The zone of an SOA in the authority section that holds ``name`` (what a negative answer
+    carries, RFC 2308), or None: no SOA, or one for a zone that has nothing to say on it."""
+    for rr in response.authority:
+        if rr.rdtype == dns.rdatatype.SOA and name.is_subdomain(rr.name):
+            return rr.name
+    return None
+
+
+def authority_ns(response: dns.message.Message) -> tuple[dns.name.Name, list[str]] | None:
+    """The first NS set of the authority section: its owner (the zone a referral points to)
+    and the name servers' names, sorted (a stable order to show), or None."""
+    for rr in response.authority:
+        if rr.rdtype == dns.rdatatype.NS:
+            return rr.name, sorted(rd.target.to_text() for rd in rr)
+    return None

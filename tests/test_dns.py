@@ -92,7 +92,8 @@ def test_cname_is_followed_for_the_verdict(cli, dnslab):
     [
         ("nope.example.test", "A", "example", "nxdomain"),
         ("host.example.test", "MX", "example", "nodata"),
-        ("www.example.test", "A", "example", "nodata"),  # CNAME out of the zone, no A here
+        ("alias.example.test", "MX", "example", "nodata"),  # a CNAME to a name with no MX
+        ("www.example.test", "A", "root", "referral"),  # not NODATA: test_dns_verdicts.py
         ("host.example.test", "A", "servfail", "servfail"),
         ("host.example.test", "A", "refused", "refused"),
         ("elsewhere.invalid", "A", "example", "refused"),  # not a zone this server serves

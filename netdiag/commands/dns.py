@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 HELP = """\
 Look up NAME (record TYPEs default to A) the way a stub resolver does: one query with
-recursion desired, sent to the system's configured resolver or to each --server. Shows the
+recursion desired, sent to the system's configured resolver or to each --server (or
+@SERVER, anywhere among the arguments, as with dig: @192.0.2.53, @192.0.2.53#5353). Shows the
 rcode, the header flags (aa tc rd ra ad), the answer, authority and additional sections with
 TTLs, the server and transport, the query time and the message size. A truncated UDP answer
 is retried over TCP, and the output says so. Types: A AAAA CNAME MX NS TXT SOA PTR SRV CAA and
@@ -29,9 +30,12 @@ With --trace, netdiag resolves NAME itself, iteratively: from the root servers (
 root hints, or --root/--root-hints) it follows referrals zone by zone down to the answer,
 asking each zone's name servers concurrently, with recursion off, using glue where the parent
 gives it and resolving glueless name servers from the root too. No recursive resolver is
-used, so the trace works where the system resolver is broken or absent. Lame delegations,
-upward or sideways referrals, delegation loops and responses that fail validation (garbage,
-wrong ID, wrong question) are reported. --port applies to every server asked, as with dig.
+used, so the trace works where the system resolver is broken or absent. Lame delegations
+(servers that answer without authority for their zone), upward or sideways referrals,
+delegation loops, responses that fail validation (garbage, wrong ID, wrong question) and
+negative answers with neither the AA flag nor an SOA (not_authoritative: what a
+DNS-intercepting middlebox sends) are reported; a server that cannot be reached is
+unreachable, refused or timeout, not lame. --port applies to every server asked, as with dig.
 The whole trace is bounded by the clock: --trace-timeout, by default 15 x --timeout (30 s at
 the default --timeout of 2 s); each query also waits at most --timeout, and at most 200
 queries are sent. A trace stopped by a bound shows what it measured, the zone it was working
@@ -41,23 +45,24 @@ Rejected responses are all counted (rejected_count in JSON) but only the first 1
 shown, so a server flooding replies cannot fill memory or the screen.
 
 A lookup is healthy when the rcode is NOERROR and the answer holds a record of the requested
-type (following CNAMEs); NXDOMAIN, NODATA, SERVFAIL, REFUSED and timeouts are unhealthy, and
-error.kind says which. A trace is healthy when it reaches an answer."""
+type (following CNAMEs), or a CNAME chain that leaves the server's data (cname_leaves_at: an
+authoritative server says no more; ask a recursive server, or --trace, for the rest).
+NXDOMAIN, NODATA, a referral (no answer, no SOA, NS records and no AA flag: the server does
+not serve the name and does not recurse), SERVFAIL, REFUSED and timeouts are unhealthy, and
+error.kind says which. With --short, a failure prints nothing on stdout and one line on
+stderr. A trace is healthy when it reaches an answer."""
 
 
 def command(
-    name: Annotated[
-        str,
+    words: Annotated[
+        list[str],
         typer.Argument(
-            metavar="NAME", help="The name to look up (an address with -x).", show_default=False
+            metavar="[@SERVER] NAME [TYPE]...",
+            help="The name to look up (an address with -x), then record types (default A; "
+            "PTR with -x). @SERVER, anywhere among them as with dig, is --server SERVER.",
+            show_default=False,
         ),
     ],
-    types: Annotated[
-        list[str] | None,
-        typer.Argument(
-            metavar="TYPE", help="Record types (default A; PTR with -x).", show_default=False
-        ),
-    ] = None,
     servers: Annotated[
         list[str] | None,
         typer.Option(
@@ -138,12 +143,17 @@ def command(
 ) -> None:
     from netdiag.cli import usage_error
 
+    at_servers, name, types = split_words(words)
+    servers = at_servers + (servers or [])
     if short and json_output:
         raise usage_error("--short and --json exclude each other")
     version = ip_version(ipv4, ipv6)
     if do_trace:
         if servers:
-            raise usage_error("--trace asks the authoritative servers itself; drop --server")
+            raise usage_error(
+                "--trace asks the authoritative servers itself; drop --server and @SERVER "
+                "(--root ADDR starts the trace at another root server)"
+            )
     elif roots or root_hints or trace_timeout is not None:
         raise usage_error("--root, --root-hints and --trace-timeout go with --trace")
 
@@ -187,10 +197,56 @@ def command(
             out.print(*view.trace_view(shown))
         elif short:
             out.print(*view.short_view(shown))
+            if shown.error is not None:
+                # dig +short prints nothing on a failure; a script still gets the exit
+                # status, and a person gets why, on stderr, away from the answer data
+                from netdiag.output import error_line
+
+                error_line("dns", f"{shown.error.kind}: {shown.error.message}")
         else:
             out.print(*view.lookup_view(shown))
 
     finish(report, json_output, render)
+
+
+OTHER_CLASSES = {"CH", "CHAOS", "HS", "HESIOD", "CS", "CSNET"}
+
+DIG_OPTIONS = {"+short": "--short", "+tcp": "--tcp", "+vc": "--tcp", "+trace": "--trace"}
+"""dig's +options that netdiag has, spelled its way."""
+
+
+def split_words(words: list[str]) -> tuple[list[str], str, list[str]]:
+    """``[@SERVER] NAME [TYPE]...`` as dig and kdig take them: each ``@SERVER`` wherever it
+    stands (``@ADDR``, ``@ADDR:PORT``, ``@[v6]:PORT`` or BIND's ``@ADDR#PORT``), then the
+    name and the types; the class ``IN`` may stand among the types (the only class asked)."""
+    from netdiag.cli import usage_error
+
+    servers: list[str] = []
+    rest: list[str] = []
+    for word in words:
+        if word.startswith("@"):
+            server = word[1:]
+            if not server:
+                raise usage_error("'@' needs a server address: @ADDR[:PORT]")
+            if "#" in server:  # dig's way of writing a port: 192.0.2.53#5353, ::1#5353
+                host, _, port = server.rpartition("#")
+                host = host.removeprefix("[").removesuffix("]")
+                server = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            servers.append(server)
+        elif word.startswith("+"):
+            option = word.split("=", 1)[0].lower()
+            instead = DIG_OPTIONS.get(option)
+            hint = f"; netdiag spells it {instead}" if instead else ""
+            raise usage_error(f"'{word}' is a dig option{hint}")
+        else:
+            rest.append(word)
+    if not rest:
+        raise usage_error("missing NAME: the name to look up")
+    name, types = rest[0], rest[1:]
+    for t in types:
+        if t.upper() in OTHER_CLASSES:
+            raise usage_error(f"class {t.upper()} is not supported: netdiag asks class IN")
+    return servers, name, [t for t in types if t.upper() != "IN"]
 
 
 def _lookup(
@@ -214,16 +270,14 @@ def _lookup(
         try:
             t = parse_target(text, default_port=port)
         except TargetError as exc:
-            raise usage_error(f"--server: {exc}") from None
+            raise usage_error(f"server {text}: {exc}") from None
         assert t.port is not None
         if t.is_ip:
             servers.append(Server(t.host, t.port, text))
             continue
         res = resolve(t.host, t.port, version=version, timeout=timeout)
         if res.error is not None or not res.endpoints:
-            raise usage_error(
-                f"--server {text}: {res.error.message if res.error else 'no address'}"
-            )
+            raise usage_error(f"server {text}: {res.error.message if res.error else 'no address'}")
         servers.append(Server(res.endpoints[0].address, t.port, text))
     if not servers:
         try:

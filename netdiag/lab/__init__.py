@@ -2,9 +2,11 @@
 ``netdiag lab`` all use. Nothing here needs root or a network beyond loopback.
 
 For ``netdiag dns``, the lab runs a private DNS hierarchy (:mod:`netdiag.lab.dns`) on
-127.53.0.x, all servers on one port: ``dns_root`` is its root server, ``dns_example`` the
-authoritative server of ``example.test.``, ``dns_garbage``, ``dns_wrong_id``, ``dns_silent``,
-``dns_refused``, ``dns_servfail`` and ``dns_wrong_question`` hostile servers, and two that
+127.53.0.x, all servers on one port: ``dns_root`` is its root server, ``dns_tld`` a server of
+``test.``, ``dns_example`` the authoritative server of ``example.test.``, ``dns_middlebox``
+answers as a DNS-intercepting middlebox (NXDOMAIN without authority), ``dns_garbage``,
+``dns_wrong_id``, ``dns_silent``, ``dns_refused``, ``dns_servfail`` and
+``dns_wrong_question`` hostile servers, and two that
 flood each UDP query with wrong-ID replies (bounded in count and time, and stopped when the
 client closes its port): ``dns_flood_wrong_id`` never sends the right answer,
 ``dns_flood_then_answer`` sends it after the flood. (Linux only: other systems cannot bind
@@ -277,7 +279,9 @@ class Lab:
         port = dns_lab.port
         for name, n in (
             ("dns_root", 1),
+            ("dns_tld", 2),
             ("dns_example", 4),
+            ("dns_middlebox", 22),
             ("dns_garbage", 11),
             ("dns_wrong_id", 12),
             ("dns_silent", 9),

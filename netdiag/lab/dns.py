@@ -15,8 +15,13 @@ Every server listens on UDP and TCP on its own 127.53.0.x address, all on one po
   ``flood.test.`` to a server that answers every UDP query with a flood of wrong-ID replies.
 - ``alt.`` (127.53.0.5) delegates ``provider.alt.`` with glue and ``loop.alt.`` without.
 - ``example.test.`` holds a CNAME into another zone (``www`` -> ``web.provider.alt.``), a CNAME
-  chain into its delegated sub-zone ``sub.example.test.`` (127.53.0.8), a TXT set too big for
-  UDP, MX, SRV, CAA, AAAA, and a reverse zone ``0.0.127.in-addr.arpa.`` for ``-x``.
+  chain into its delegated sub-zone ``sub.example.test.`` (127.53.0.8), a CNAME to a name that
+  does not exist (``dangling``), a TXT set too big for UDP, MX, SRV, CAA, AAAA, and a reverse
+  zone ``0.0.127.in-addr.arpa.`` for ``-x``.
+
+``middlebox`` (127.53.0.22) is no name server of the hierarchy: it answers every query as a
+DNS-intercepting middlebox does, NXDOMAIN (NODATA for AAAA) with RA, without AA or an SOA.
+``--trace --root 127.53.0.22`` is a trace whose traffic to the root is intercepted.
 
 Two flooding servers serve ``flood.test.`` (``www.flood.test.`` A 127.0.0.20): on UDP,
 ``flood_wrong_id`` (127.53.0.20) answers each query with a burst of replies carrying every ID
@@ -179,6 +184,7 @@ alias 300 IN CNAME host.example.test.
 chain 300 IN CNAME c1.example.test.
 c1 300 IN CNAME c2.sub.example.test.
 mail 300 IN MX 10 host.example.test.
+dangling 300 IN CNAME gone.example.test.
 _sip._tcp 300 IN SRV 10 5 5060 host.example.test.
 @ 300 IN CAA 0 issue "ca.test"
 @ 300 IN TXT "v=lab1"
@@ -232,6 +238,7 @@ HOSTILE: dict[int, str] = {
     16: "servfail",
     20: "flood_wrong_id",
     21: "flood_then_answer",
+    22: "middlebox",
 }
 """Servers that misbehave; those that also have zones (the flooders) answer from them."""
 
@@ -240,7 +247,9 @@ def authoritative_answer(
     zones: list[dns.zone.Zone], query: dns.message.Message
 ) -> dns.message.Message:
     """What an authoritative server with ``zones`` answers: an answer (following CNAMEs inside
-    the zone), a referral with in-zone glue, NODATA or NXDOMAIN with the SOA, or REFUSED."""
+    the zone), a referral with in-zone glue, NODATA or NXDOMAIN with the SOA (for the last
+    name of a CNAME chain too), or REFUSED. A CNAME chain that leaves the zone stops there
+    (the CNAMEs only); one that enters a zone this one delegates ends with the referral."""
     response = dns.message.make_response(query)
     if len(query.question) != 1:
         response.set_rcode(dns.rcode.FORMERR)
@@ -264,14 +273,7 @@ def authoritative_answer(
 
     cut = referral_at(qname)
     if cut is not None and not (cut == qname and qtype == dns.rdatatype.DS):
-        ns = zone.get_rrset(cut, dns.rdatatype.NS)
-        response.authority.append(ns)
-        for rd in ns:
-            if rd.target.is_subdomain(origin):
-                for t in (dns.rdatatype.A, dns.rdatatype.AAAA):
-                    glue = zone.get_rrset(rd.target, t)
-                    if glue is not None:
-                        response.additional.append(glue)
+        _add_referral(response, zone, cut)
         return response
 
     response.flags |= dns.flags.AA
@@ -279,9 +281,9 @@ def authoritative_answer(
     for _ in range(8):
         node = zone.get_node(name)
         if node is None:
-            if name == qname:
-                response.set_rcode(dns.rcode.NXDOMAIN)
-                response.authority.append(soa)
+            # NXDOMAIN speaks of the last name of the chain (RFC 6604), with the SOA
+            response.set_rcode(dns.rcode.NXDOMAIN)
+            response.authority.append(soa)
             return response
         rrset = zone.get_rrset(name, qtype)
         if rrset is not None:
@@ -289,14 +291,29 @@ def authoritative_answer(
             return response
         cname = zone.get_rrset(name, dns.rdatatype.CNAME)
         if cname is None:
-            if name == qname:
-                response.authority.append(soa)
+            response.authority.append(soa)  # NODATA, after a CNAME too (RFC 2308 2.2)
             return response
         response.answer.append(cname)
         name = cname[0].target
-        if not name.is_subdomain(origin) or referral_at(name) is not None:
+        if not name.is_subdomain(origin):
+            return response  # the chain leaves this server's data: the answer stops here
+        child = referral_at(name)
+        if child is not None:  # into a zone this one delegates: the CNAMEs and the referral
+            _add_referral(response, zone, child)
             return response
     return response
+
+
+def _add_referral(response: dns.message.Message, zone: dns.zone.Zone, cut: dns.name.Name) -> None:
+    """The NS set of ``cut`` in the authority section, with in-zone glue."""
+    ns = zone.get_rrset(cut, dns.rdatatype.NS)
+    response.authority.append(ns)
+    for rd in ns:
+        if rd.target.is_subdomain(zone.origin):
+            for t in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                glue = zone.get_rrset(rd.target, t)
+                if glue is not None:
+                    response.additional.append(glue)
 
 
 def _respond(behaviour: str, zones: list[dns.zone.Zone], data: bytes, tcp: bool) -> bytes | None:
@@ -318,6 +335,16 @@ def _respond(behaviour: str, zones: list[dns.zone.Zone], data: bytes, tcp: bool)
     elif behaviour == "wrong_question":
         other = dns.message.make_query("other.example.test.", "A", id=query.id)
         response = dns.message.make_response(other)
+    elif behaviour == "middlebox":
+        # What a DNS-intercepting middlebox (or a filtering resolver) answers, whoever the
+        # query was sent to: NXDOMAIN, or an empty NOERROR for AAAA (as "AAAA filtering"
+        # does), with RA set and neither the AA flag nor an SOA: a negative answer that
+        # nothing vouches for.
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.RA
+        question = query.question[0] if query.question else None
+        if question is None or question.rdtype != dns.rdatatype.AAAA:
+            response.set_rcode(dns.rcode.NXDOMAIN)
     elif behaviour == "upward":
         response = dns.message.make_response(query)
         root = dns.name.root
@@ -338,7 +365,9 @@ class DnsServer:
     """One lab name server on UDP and TCP at (address, port), with a behaviour:
     ``auth`` (answers from its zones), ``silent``, ``refused``, ``servfail``, ``garbage``,
     ``wrong_id``, ``wrong_question`` (answers another name), ``upward`` (refers everything
-    to the root), or one of :data:`FLOODS` (see the module's description)."""
+    to the root), ``middlebox`` (NXDOMAIN for everything, NODATA for AAAA, without AA or an
+    SOA, as a DNS-intercepting middlebox), or one of :data:`FLOODS` (see the module's
+    description)."""
 
     def __init__(self, address: str, port: int, behaviour: str, zones: list[dns.zone.Zone]) -> None:
         self.address, self.behaviour, self.zones = address, behaviour, zones

@@ -3,7 +3,10 @@
 One query per (server, type); each result carries the header (rcode, flags), the three
 sections with TTLs, the server and transport, the query time and the message size. The
 verdict follows CNAMEs inside the answer: a lookup is good when the rcode is NOERROR and a
-record of the requested type is reached.
+record of the requested type is reached, or when the CNAME chain leaves the server's data
+(it has said all it knows: ``cname_leaves_at``). A response with no answer, no SOA, NS records
+in the authority section and no AA flag is a referral (the server does not serve the name and
+does not recurse), not NODATA.
 """
 
 from __future__ import annotations
@@ -12,26 +15,27 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
-import dns.rdataclass
 import dns.rdatatype
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.concurrency import run_all
 from netdiag.dnsquery import (
     Record,
+    answer_chain,
+    authority_ns,
+    authority_soa,
     exchange,
     flag_names,
     make_query,
     rcode_text,
     section_records,
 )
-from netdiag.result import Envelope, ProbeError, summarize_errors
+from netdiag.result import Envelope, ProbeError
 from netdiag.targets import format_hostport
-
-MAX_CNAME_CHAIN = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,14 @@ class DnsQueryResult:
     first ten, with the reason."""
     rejected_count: int
     """How many responses were rejected in all (a flooding server may send thousands)."""
+    referral: str | None
+    """The zone the server referred to, when it answered with a referral instead of an
+    answer (error kind ``referral``)."""
+    cname_leaves_at: str | None
+    """Where the answer's CNAME chain leaves the server's data (an answer, not NODATA: ask a
+    recursive server, or ``--trace``, for the rest)."""
+    note: str | None
+    """What a person should know about a healthy answer (why it stops at a CNAME)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,28 +97,79 @@ class DnsLookupReport(Envelope):
     results: tuple[DnsQueryResult, ...]
 
 
-def verdict(response: dns.message.Message, qname: dns.name.Name, rdtype: int) -> ProbeError | None:
-    """None when the response answers the question (following CNAMEs in the answer)."""
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a response means for the question: an error or None (healthy), and what the
+    result shows beside the records."""
+
+    error: ProbeError | None
+    referral: str | None = None
+    cname_leaves_at: str | None = None
+    note: str | None = None
+
+
+def _servers(names: list[str], shown: int = 4) -> str:
+    more = f", ... ({len(names)} in all)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def verdict(response: dns.message.Message, qname: dns.name.Name, rdtype: int) -> Verdict:
+    """Healthy when the response answers the question (following CNAMEs in the answer);
+    otherwise why not. A referral is not NODATA, and a CNAME chain that leaves the server's
+    data is an answer, not NODATA: the server said all it knows."""
     rcode = response.rcode()
     tname = dns.rdatatype.to_text(rdtype)
+    chain = answer_chain(response, qname, rdtype)
+    alias = f"{qname} is an alias of {chain.end}, which" if chain.end != qname else None
     if rcode == dns.rcode.NXDOMAIN:
-        return ProbeError("nxdomain", f"{qname} does not exist (NXDOMAIN)")
+        # RFC 6604: after a CNAME, the rcode speaks of the last name of the chain
+        what = f"{alias} does not exist" if alias else f"{qname} does not exist"
+        return Verdict(ProbeError("nxdomain", f"{what} (NXDOMAIN)"))
     if rcode == dns.rcode.SERVFAIL:
-        return ProbeError("servfail", f"the server failed to answer for {qname} (SERVFAIL)")
+        return Verdict(
+            ProbeError("servfail", f"the server failed to answer for {qname} (SERVFAIL)")
+        )
     if rcode == dns.rcode.REFUSED:
-        return ProbeError("refused", f"the server refused to answer for {qname} (REFUSED)")
+        return Verdict(ProbeError("refused", f"the server refused to answer for {qname} (REFUSED)"))
     if rcode != dns.rcode.NOERROR:
-        return ProbeError("error", f"the server answered {dns.rcode.to_text(rcode)}")
-    name = qname
-    for _ in range(MAX_CNAME_CHAIN):
-        if response.get_rrset(response.answer, name, dns.rdataclass.IN, rdtype) is not None:
-            return None
-        cname = response.get_rrset(response.answer, name, dns.rdataclass.IN, dns.rdatatype.CNAME)
-        if cname is None:
-            break
-        name = cname[0].target
-    via = f" (the CNAME chain ends at {name})" if name != qname else ""
-    return ProbeError("nodata", f"{qname} exists but has no {tname} record{via} (NODATA)")
+        return Verdict(ProbeError("error", f"the server answered {dns.rcode.to_text(rcode)}"))
+    if chain.reached:
+        return Verdict(None)
+    if chain.loop:
+        names = " -> ".join(r.name for r in chain.records if r.type == "CNAME")
+        return Verdict(ProbeError("loop", f"a CNAME loop in the answer: {names} -> {chain.end}"))
+    recursion = bool(response.flags & dns.flags.RA)
+    aa = bool(response.flags & dns.flags.AA)
+    soa = authority_soa(response, chain.end)
+    ns = authority_ns(response)
+    if soa is None and not aa and not chain.records and ns is not None:
+        zone, names = ns
+        where = f"it refers to {zone} ({_servers(names)})"
+        if zone == dns.name.root:
+            where += ", an upward referral to the root"
+        elif not qname.is_subdomain(zone):
+            where += f", which does not hold {qname}"
+        if recursion:
+            what = f"this server offers recursion (ra) but did not resolve {qname}: {where}"
+        else:
+            what = f"this server is not authoritative for {qname} and does not recurse; {where}"
+        msg = f"{what}; use --trace, or a recursive server"
+        return Verdict(ProbeError("referral", msg), referral=zone.to_text())
+    if chain.records and soa is None:
+        # The chain goes where this server has no data (another zone, or a zone it
+        # delegates), and no SOA says the end name has no such record: not NODATA.
+        end = chain.end.to_text()
+        if recursion:
+            note = f"the CNAME chain leaves the answer at {end}: the server recurses, but "
+            note += "did not follow it"
+        else:
+            note = f"the CNAME chain leaves this server's data at {end}, and it does not recurse"
+        if ns is not None and chain.end.is_subdomain(ns[0]):
+            note += f"; it refers to {ns[0]} ({_servers(ns[1])})"
+        note += f"; ask a recursive server, or use --trace, for {end} {tname}"
+        return Verdict(None, cname_leaves_at=end, note=note)
+    via = f"{alias} has no {tname} record" if alias else f"{qname} exists but has no {tname} record"
+    return Verdict(ProbeError("nodata", f"{via} (NODATA)"))
 
 
 def query_one(
@@ -118,7 +181,8 @@ def query_one(
     )
     where = format_hostport(server.address, server.port)
     r = ex.response
-    error = ex.error if r is None else verdict(r, qname, rdtype)
+    judged = Verdict(ex.error) if r is None else verdict(r, qname, rdtype)
+    error = judged.error
     return DnsQueryResult(
         name=qname.to_text(),
         type=dns.rdatatype.to_text(rdtype),
@@ -137,7 +201,35 @@ def query_one(
         additional=section_records(r.additional) if r is not None else (),
         rejected=ex.rejected,
         rejected_count=ex.rejected_count,
+        referral=judged.referral,
+        cname_leaves_at=judged.cname_leaves_at,
+        note=judged.note,
     )
+
+
+def summarize(results: Sequence[DnsQueryResult]) -> ProbeError | None:
+    """The report's error: the failure itself for one query; for several, how many failed,
+    said once with the count when they all failed the same way, else the count of each
+    kind and the first failure."""
+    failed = [(r, r.error) for r in results if r.error is not None]
+    if not failed:
+        return None
+    first, err = failed[0]
+    if len(results) == 1:
+        return err
+    head = f"{len(failed)} of {len(results)} queries"
+    if len(failed) == 1:
+        return ProbeError(
+            err.kind, f"{head} unhealthy: {first.type} @{first.server}: {err.message}"
+        )
+    if len({e.message for _, e in failed}) == 1:
+        return ProbeError(err.kind, f"{head} failed the same way: {err.message}", err.hint)
+    kinds: dict[str, int] = {}
+    for _, e in failed:
+        kinds[e.kind.value] = kinds.get(e.kind.value, 0) + 1
+    counts = f" ({', '.join(f'{n} {k}' for k, n in kinds.items())})" if len(kinds) > 1 else ""
+    message = f"{head} unhealthy{counts}; first: {first.type} @{first.server}: {err.message}"
+    return ProbeError(err.kind, message, err.hint)
 
 
 def lookup(
@@ -155,7 +247,7 @@ def lookup(
     except KeyboardInterrupt:
         interrupted = True
     results = [finished[i] for i in sorted(finished)]
-    error = summarize_errors([(f"{r.type} @{r.server}", r.error) for r in results], noun="queries")
+    error = summarize(results)
     if interrupted and error is None:
         error = ProbeError("interrupted", "interrupted before every query was answered")
     return DnsLookupReport(

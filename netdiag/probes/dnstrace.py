@@ -25,13 +25,21 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
-import dns.rdataclass
 import dns.rdatatype
 import dns.zonefile
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.concurrency import run_all
-from netdiag.dnsquery import Exchange, Record, exchange, make_query, rcode_text, section_records
+from netdiag.dnsquery import (
+    Exchange,
+    Record,
+    answer_chain,
+    authority_soa,
+    exchange,
+    make_query,
+    rcode_text,
+    section_records,
+)
 from netdiag.result import Envelope, ProbeError
 
 # IANA root hints (named.root), names with their IPv4 and IPv6 addresses.
@@ -53,6 +61,16 @@ ROOT_HINTS: tuple[tuple[str, str, str], ...] = (
 
 USABLE = ("answer", "nxdomain", "nodata", "referral")
 """Server outcomes that move the trace on, best first."""
+
+UNANSWERED = ("bad_response", "refused", "unreachable", "timeout")
+"""Outcomes of a server that gave no valid response (the exchange's error kind): it could not
+be reached, or what it sent was rejected. Such a server is not lame: nothing says it does not
+serve the zone."""
+
+FAILURES = ("lame", "not_authoritative", "error", *UNANSWERED)
+"""Outcomes of a server that gave nothing usable, in the order a zone's failure is named by
+(the kind of the trace's error when no server of a zone helped): a server that answered
+without authority says more than one that could not be reached."""
 
 TOTAL_ROUNDS = 15
 """Without an explicit total, a trace may last this many per-query timeouts (30 s at the
@@ -101,7 +119,13 @@ class TraceServer:
     rtt_ms: float | None
     rcode: str | None
     outcome: str
-    """referral, answer, nxdomain, nodata, lame, timeout or error."""
+    """What the server's response means: ``referral``, ``answer``, ``nxdomain``,
+    ``nodata`` (usable); ``lame`` (it answered without authority for the zone: REFUSED,
+    SERVFAIL, an upward or sideways referral, a negative answer without AA);
+    ``not_authoritative`` (a negative answer without the AA flag and without an SOA: not
+    from a name server at all, as a DNS-intercepting middlebox sends); no valid response:
+    ``timeout``, ``unreachable`` (ICMP unreachable), ``refused`` (a TCP reset),
+    ``bad_response`` (every response rejected); ``error`` (another rcode)."""
     detail: str | None
     transport: str
     truncated: bool
@@ -222,20 +246,21 @@ def classify(
 ) -> tuple[str, str | None, dns.name.Name | None]:
     """What one server's response means for the trace at ``zone``."""
     rcode = response.rcode()
+    aa = bool(response.flags & dns.flags.AA)
     if rcode == dns.rcode.NXDOMAIN:
-        return "nxdomain", None, None
+        return _negative("nxdomain", "NXDOMAIN", response, qname, zone)
     if rcode in (dns.rcode.REFUSED, dns.rcode.SERVFAIL, dns.rcode.NOTAUTH):
         return "lame", f"answered {dns.rcode.to_text(rcode)} for a zone it should serve", None
     if rcode != dns.rcode.NOERROR:
         return "error", f"answered {dns.rcode.to_text(rcode)}", None
     for rr in response.answer:
         if rr.name == qname and rr.rdtype in (rdtype, dns.rdatatype.CNAME):
-            return "answer", None, None
+            return "answer", None if aa else "an answer without the AA flag", None
     ns = next((rr for rr in response.authority if rr.rdtype == dns.rdatatype.NS), None)
     if ns is not None:
         ref = ns.name
         if ref == zone or zone.is_subdomain(ref):
-            if ref == zone and response.flags & dns.flags.AA:
+            if ref == zone and aa:
                 return "nodata", None, None
             how = "to the zone itself" if ref == zone else f"upward, to {ref}"
             return "lame", f"referral {how}: not authoritative for {zone}", None
@@ -244,9 +269,31 @@ def classify(
         if not qname.is_subdomain(ref):
             return "lame", f"referral to {ref}, which does not contain {qname}", None
         return "referral", None, ref
+    return _negative("nodata", "an empty answer (NODATA)", response, qname, zone)
+
+
+def _negative(
+    outcome: str,
+    what: str,
+    response: dns.message.Message,
+    qname: dns.name.Name,
+    zone: dns.name.Name,
+) -> tuple[str, str | None, dns.name.Name | None]:
+    """A negative answer (NXDOMAIN, NODATA) claims the name, or the type, does not exist: only
+    the zone's authority may say so. With the AA flag it is one; without it but with the zone's
+    SOA it is a cached answer (the server is lame); with neither, it is not from a name server
+    of the zone at all, but what a DNS-intercepting middlebox (or a filtering resolver) sends."""
     if response.flags & dns.flags.AA:
-        return "nodata", None, None
-    return "lame", "an empty answer without the AA flag", None
+        return outcome, None, None
+    soa = authority_soa(response, qname)
+    if soa is not None and soa.is_subdomain(zone):
+        return "lame", f"{what} without the AA flag: not authoritative for {zone}", None
+    return (
+        "not_authoritative",
+        f"{what} without the AA flag or an SOA record: not from a name server of {zone} "
+        "(a DNS-intercepting middlebox on the path?)",
+        None,
+    )
 
 
 class Tracer:
@@ -276,7 +323,8 @@ class Tracer:
         )
         if ex.response is None:
             assert ex.error is not None
-            kind = "timeout" if ex.error.kind == "timeout" else "error"
+            # a server that could not be reached is not lame: say how it failed
+            kind = ex.error.kind.value if ex.error.kind.value in UNANSWERED else "error"
             return _Asked(server, ex, kind, ex.error.message, None)
         outcome, detail, ref = classify(ex.response, qname, rdtype, zone)
         return _Asked(server, ex, outcome, detail, ref)
@@ -439,16 +487,33 @@ class Tracer:
                 nameservers, addressed, glueless = _delegation(response, chosen.referral, zone)
                 zone = chosen.referral
                 continue
+            chain = answer_chain(response, qname, rdtype)
+            records = chain.records
+            alias = f"{qname} is an alias of {chain.end}, which" if chain.end != qname else None
             if chosen.outcome == "nxdomain":
-                err = ProbeError("nxdomain", f"{qname} does not exist (NXDOMAIN from {zone})")
-                return Trace(qname.to_text(), tname, "nxdomain", err, tuple(hops), (), None)
+                what = f"{alias} does not exist" if alias else f"{qname} does not exist"
+                err = ProbeError("nxdomain", f"{what} (NXDOMAIN from {zone})")
+                return Trace(qname.to_text(), tname, "nxdomain", err, tuple(hops), records, None)
             if chosen.outcome == "nodata":
-                err = ProbeError("nodata", f"{qname} has no {tname} record (NODATA from {zone})")
-                return Trace(qname.to_text(), tname, "nodata", err, tuple(hops), (), None)
-            records, end = _answer_chain(response, qname, rdtype)
-            if end is None:
+                what = f"{alias} has no" if alias else f"{qname} has no"
+                err = ProbeError("nodata", f"{what} {tname} record (NODATA from {zone})")
+                return Trace(qname.to_text(), tname, "nodata", err, tuple(hops), records, None)
+            if chain.end != qname and not chain.reached and not chain.loop:
+                # the chain ends inside this server's data, and its SOA says there is no such
+                # record there: NODATA after the CNAME, no need to trace the end name again
+                soa = authority_soa(response, chain.end)
+                if soa is not None and response.flags & dns.flags.AA:
+                    msg = f"{alias} has no {tname} record (NODATA from {soa})"
+                    err = ProbeError("nodata", msg)
+                    return Trace(qname.to_text(), tname, "nodata", err, tuple(hops), records, None)
+            if chain.loop:
+                names = " -> ".join(r.name for r in records if r.type == "CNAME")
+                err = ProbeError("loop", f"a CNAME loop in the answer: {names} -> {chain.end}")
+                return Trace(qname.to_text(), tname, "failed", err, tuple(hops), records, None)
+            if chain.reached:
                 return Trace(qname.to_text(), tname, "answer", None, tuple(hops), records, None)
-            return Trace(qname.to_text(), tname, "cname", None, tuple(hops), records, end.to_text())
+            end = chain.end.to_text()
+            return Trace(qname.to_text(), tname, "cname", None, tuple(hops), records, end)
 
     def _follow(self, qname: dns.name.Name, rdtype: int, depth: int) -> tuple[Trace, list[Trace]]:
         """A trace, then a new trace for each CNAME target the answering zone did not resolve.
@@ -533,26 +598,6 @@ class Tracer:
         )
 
 
-def _answer_chain(
-    response: dns.message.Message, qname: dns.name.Name, rdtype: int
-) -> tuple[tuple[Record, ...], dns.name.Name | None]:
-    """The answer's records along qname's CNAME chain, and the name where the chain leaves
-    this answer without reaching ``rdtype`` (None when it was reached)."""
-    name = qname
-    kept: list = []
-    for _ in range(16):
-        rr = response.get_rrset(response.answer, name, dns.rdataclass.IN, rdtype)
-        if rr is not None:
-            kept.append(rr)
-            return section_records(kept), None
-        cname = response.get_rrset(response.answer, name, dns.rdataclass.IN, dns.rdatatype.CNAME)
-        if cname is None or rdtype == dns.rdatatype.CNAME:
-            break
-        kept.append(cname)
-        name = cname[0].target
-    return section_records(kept), name
-
-
 def _delegation(
     response: dns.message.Message, child: dns.name.Name, parent: dns.name.Name
 ) -> tuple[list[str], list[NameServer], list[str]]:
@@ -632,30 +677,81 @@ def _disagreement(usable: list[_Asked]) -> str | None:
     return "; ".join(f"{a.server.name} ({a.server.address}) says {key(a)}" for a in usable)
 
 
+_FAILED_AS = {
+    "lame": "answered without authority for the zone",
+    "not_authoritative": "sent a negative answer without authority",
+    "error": "answered with an error",
+    "bad_response": "sent only responses that were rejected",
+    "refused": "refused the connection",
+    "unreachable": "could not be reached",
+    "timeout": "did not answer",
+}
+"""How each failure reads when every server of a zone failed the same way."""
+
+
 def _zone_failure(hop: Hop) -> ProbeError:
+    """Why no server of ``hop``'s zone helped. Every server is in the tree already: this says
+    it once, with a count for each way they failed and the first server of each, so that 26
+    root servers timing out is one short line, not 26 repeated ones."""
     zone = hop.zone
     if not hop.servers:
-        for g in hop.glueless:
-            err = g.trace.error
-            if err is not None and err.kind in ("loop", "limit"):
-                cause = err.message
-                if "delegation loop:" in cause:  # say the root cause once, not nested
-                    cause = cause[cause.index("delegation loop:") :]
-                return ProbeError(err.kind, f"no address for the name servers of {zone}: {cause}")
-        names = ", ".join(hop.nameservers) or "none"
-        return ProbeError("lame", f"no reachable address for any name server of {zone} ({names})")
-    outcomes = {s.outcome for s in hop.servers}
-    parts = "; ".join(
-        f"{s.name} ({s.address}): {s.outcome}{f' - {s.detail}' if s.detail else ''}"
-        for s in hop.servers
-    )
-    if outcomes == {"timeout"}:
-        return ProbeError("timeout", f"no name server of {zone} answered: {parts}")
-    if all(s.detail and "rejected" in s.detail for s in hop.servers):
+        return _no_address(hop)
+    groups: dict[str, list[TraceServer]] = {}
+    for s in hop.servers:
+        groups.setdefault(s.outcome, []).append(s)
+    kind = outcome = min(groups, key=FAILURES.index)  # every outcome of a failed zone is one
+
+    def who(s: TraceServer) -> str:
+        return f"{s.name} ({s.address})" if s.name != s.address else s.address
+
+    if set(groups) <= set(UNANSWERED) - {"bad_response"}:
+        head = f"no name server of {zone} could be reached"
+    elif outcome == "lame":
+        head = f"lame delegation: no server of {zone} gave a usable answer"
+    else:
+        head = f"no server of {zone} gave a usable answer"
+    if len(hop.servers) == 1:
+        [only] = hop.servers
+        return ProbeError(kind, f"{head}: {who(only)}: {only.detail or only.outcome}")
+    if len(groups) == 1 and len(hop.servers) >= 3:
+        first = hop.servers[0]
+        how = _FAILED_AS.get(outcome, outcome)
+        detail = f": {first.detail}" if first.detail else ""
+        message = f"{head}: all {len(hop.servers)} {how}, the first {who(first)}{detail}"
+        return ProbeError(kind, message)
+    parts = []
+    for o, servers in groups.items():
+        if len(servers) < 3:  # a few: each one, as the tree shows it
+            for s in servers:
+                parts.append(f"{who(s)}: {o}" + (f" - {s.detail}" if s.detail else ""))
+        else:  # many: once, with the count
+            first = servers[0]
+            detail = f": {first.detail}" if first.detail else ""
+            parts.append(f"{len(servers)} {o}, the first {who(first)}{detail}")
+    return ProbeError(kind, f"{head} ({len(hop.servers)} asked): {'; '.join(parts)}")
+
+
+def _no_address(hop: Hop) -> ProbeError:
+    """No server of the zone could be asked: the parent gave no glue, and resolving the name
+    servers' names failed. A name that does not resolve makes the delegation lame; a failure
+    to reach the servers on the way is told as itself."""
+    zone = hop.zone
+    names = ", ".join(hop.nameservers) or "none"
+    failed = [(g.nameserver, g.trace.error) for g in hop.glueless if g.trace.error is not None]
+    for _, err in failed:
+        if err.kind in ("loop", "limit"):
+            cause = err.message
+            if "delegation loop:" in cause:  # say the root cause once, not nested
+                cause = cause[cause.index("delegation loop:") :]
+            return ProbeError(err.kind, f"no address for the name servers of {zone}: {cause}")
+    if failed and all(e.kind in UNANSWERED for _, e in failed):
+        ns, err = failed[0]
         return ProbeError(
-            "bad_response", f"every answer from {zone}'s servers was rejected: {parts}"
+            err.kind,
+            f"no address for the name servers of {zone} ({names}): resolving {ns} failed: "
+            f"{err.message}",
         )
-    return ProbeError("lame", f"lame delegation: no server of {zone} gave a usable answer: {parts}")
+    return ProbeError("lame", f"no reachable address for any name server of {zone} ({names})")
 
 
 def trace(

@@ -21,11 +21,17 @@ OUTCOME_STYLE = {
     "referral": "cyan",
     "nxdomain": "yellow",
     "nodata": "yellow",
-    "lame": BAD_STYLE,
-    "timeout": BAD_STYLE,
-    "error": BAD_STYLE,
-    "failed": BAD_STYLE,
 }
+"""Server and zone outcomes that are not failures; every other one is drawn as a failure."""
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``1 query``, ``2 queries``, ``1,234 servers``."""
+    if n == 1:
+        return f"1 {word}"
+    if words is None:
+        words = word[:-1] + "ies" if word.endswith("y") else word + "s"
+    return f"{n:,} {words}"
 
 
 def records_table(records: tuple[Record, ...]) -> Table:
@@ -59,6 +65,10 @@ def query_block(r: DnsQueryResult) -> list[RenderableType]:
     else:
         head.append("no answer", style=BAD_STYLE)
     out: list[RenderableType] = [head]
+    if "rd" in r.flags and "ra" not in r.flags:
+        # dig's warning: the server does not recurse, so it says only what it holds itself
+        style = DIM_STYLE if r.ok else "yellow"
+        out.append(Text("  recursion requested but not available (no ra flag)", style=style))
     if r.truncated:
         out.append(
             Text("  the UDP answer was truncated (TC set): retried over TCP", style="yellow")
@@ -76,9 +86,12 @@ def query_block(r: DnsQueryResult) -> list[RenderableType]:
         if records:
             out.append(Text(title, style=DIM_STYLE))
             out.append(_indent(records_table(records)))
+    if r.note:
+        out.append(Text(f"  note: {r.note}", style="cyan"))
     if r.error is not None:
-        line = Text(f"  {r.error.kind}", style=f"bold {BAD_STYLE}")
-        line.append(f": {r.error.message}", style="")
+        line = Text("  ")
+        line.append(r.error.kind, style=f"bold {BAD_STYLE}")
+        line.append(f": {r.error.message}")
         out.append(line)
     return out
 
@@ -120,7 +133,7 @@ def _hop_node(tree: Tree, hop: Hop, interrupted: bool = False) -> None:
             line.append(f"{fmt_ms(s.rtt_ms)} ms ")
         if s.rcode:
             line.append(f"{s.rcode} ")
-        line.append(s.outcome, style=f"bold {OUTCOME_STYLE.get(s.outcome, '')}")
+        line.append(s.outcome, style=f"bold {OUTCOME_STYLE.get(s.outcome, BAD_STYLE)}")
         if s.outcome == "referral" and hop.referral:
             line.append(f" -> {hop.referral}", style="cyan")
         if s.truncated:
@@ -131,11 +144,10 @@ def _hop_node(tree: Tree, hop: Hop, interrupted: bool = False) -> None:
     if hop.disagreement:
         node.add(Text(f"servers disagree: {hop.disagreement}", style="yellow"))
     if hop.outcome == "stopped":
-        asked = len(hop.servers)
         node.add(
             Text(
                 f"stopped here ({'interrupted' if interrupted else 'by a trace bound'}); "
-                f"{asked} server{'s' if asked != 1 else ''} of this zone done",
+                f"{plural(len(hop.servers), 'server')} of this zone done",
                 style=BAD_STYLE,
             )
         )
@@ -149,10 +161,10 @@ def trace_nodes(tree: Tree, trace: Trace, interrupted: bool = False) -> None:
 
 
 def trace_view(report: DnsTraceReport) -> list[RenderableType]:
-    roots = len(report.roots)
     title = Text(f"trace {report.name} {report.type}", style="bold")
     title.append(
-        f"  from {roots} root server address{'es' if roots != 1 else ''}, port {report.port}",
+        f"  from {plural(len(report.roots), 'root server address', 'root server addresses')}, "
+        f"port {report.port}",
         style=DIM_STYLE,
     )
     tree = Tree(title)
@@ -166,6 +178,6 @@ def trace_view(report: DnsTraceReport) -> list[RenderableType]:
     if report.answer:
         out.append(Text("answer", style=DIM_STYLE))
         out.append(_indent(records_table(report.answer)))
-    out.append(Text(f"{report.queries} queries in {report.duration_ms:.1f} ms"))
+    out.append(Text(f"{plural(report.queries, 'query')} in {report.duration_ms:.1f} ms"))
     out.append(verdict(report.ok, report.error, report.interrupted))
     return [Group(*out)]
