@@ -121,7 +121,8 @@ class TraceServer:
     outcome: str
     """What the server's response means: ``referral``, ``answer``, ``nxdomain``,
     ``nodata`` (usable); ``lame`` (it answered without authority for the zone: REFUSED,
-    SERVFAIL, an upward or sideways referral, a negative answer without AA);
+    SERVFAIL, an upward or sideways referral, a negative answer with the zone's SOA but
+    without AA);
     ``not_authoritative`` (a negative answer without the AA flag and without an SOA: not
     from a name server at all, as a DNS-intercepting middlebox sends); no valid response:
     ``timeout``, ``unreachable`` (ICMP unreachable), ``refused`` (a TCP reset),
