@@ -236,6 +236,23 @@ def test_single_target_blocks_fit(width):
     assert "1000 packets transmitted, 3 received, +2 duplicates, +1 errors, 99.7% packet" in words
 
 
+def test_shared_table_folds_rather_than_cuts():
+    # sockets' tables (and any other view's) come from views.common.table: on a terminal too
+    # narrow for them, a cell may fold onto the next line, but no character of it is lost.
+    from rich.text import Text
+
+    from netdiag.views.common import table
+
+    t = table("destination", "in use", "TIME_WAIT", "% of ephemeral range", terminal=True)
+    t.add_row(Text("[fd12:3456:789a:1::1234]:65535"), "12345", "678", "0.0437")
+    out = render([t], 40)
+    assert "…" not in out
+    first_column = "".join(line[:12].strip() for line in out.splitlines()[4:])
+    assert first_column.startswith("[fd12:3456:789a:1::1234]:65535"), out
+    for v in ("12345", "678", "0.0437"):
+        assert_whole(out, [v], 40)
+
+
 def _fields(report):
     import dataclasses
 

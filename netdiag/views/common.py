@@ -114,9 +114,11 @@ def fit(wide: RenderableType, narrow: RenderableType, *after: RenderableType) ->
 
 
 def table(*columns: str, terminal: bool) -> Table:
-    """A table that is boxed on a terminal and plain columns when piped."""
+    """A table that is boxed on a terminal and plain columns when piped. Where a terminal is
+    too narrow for it, cells wrap and fold rather than being cut with an ellipsis: a view
+    that can lay its data out another way says so with :func:`fit`."""
     t = Table(box=box.SIMPLE_HEAD if terminal else None, show_edge=False, pad_edge=False)
     for col in columns:
         numeric = col.endswith("ms") or col in {"sent", "ok", "recv", "loss%", "port"}
-        t.add_column(col, justify="right" if numeric else "left", no_wrap=True)
+        t.add_column(col, justify="right" if numeric else "left", overflow="fold")
     return t
