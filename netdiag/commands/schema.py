@@ -41,6 +41,6 @@ def command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "schema", help=HELP, short_help="The JSON Schema of a command's --json document."
-    )(command)
+    app.command("schema", help=HELP, short_help="The JSON Schema of a command's --json document.")(
+        command
+    )
