@@ -23,8 +23,10 @@ netdiag exits 3 and says how to fix it. RTTs come from the kernel's receive time
 Duplicates, replies that are not ours, and ICMP errors (destination unreachable with its
 code, time exceeded) are reported per probe.
 
-Statistics per host: transmitted, received, loss, min/avg/max/mdev (as iputils computes
-mdev), p50/p95/p99 and jitter, printed even at 100% loss and on Ctrl-C. A host is healthy
+Statistics per host (named as tcp names them): sent, received, loss, min/avg/max/mdev (as
+iputils computes mdev), p50/p95/p99 and jitter, printed even at 100% loss and on Ctrl-C; a
+host that got nothing sent (its name did not resolve) says so and why, and its loss is null
+in JSON rather than 0%. A host is healthy
 when at least one reply came back (as with ping and fping) and --max-loss/--max-rtt-ms hold."""
 
 MAX_HOSTS = 65536

@@ -16,6 +16,11 @@ dns_ms), then connected COUNT times, one attempt every INTERVAL seconds. Several
 probed concurrently. On Linux each connect also reports the kernel's own view from TCP_INFO:
 smoothed RTT, RTT variance and MSS.
 
+Statistics per target and address, named as ping names them: sent (connects started),
+received (SYN/ACKs: connects that completed), loss, min/avg/max/mdev, p50 and p95. A target
+that got nothing sent (its name did not resolve) says so and why; its loss is null in JSON
+rather than 0%.
+
 TARGET is host, host:port, [IPv6]:port, or an IPv4/IPv6 literal; -p gives the port for
 targets without one.
 
