@@ -180,12 +180,20 @@ class TextOutput:
     def __init__(self, file: Any = None) -> None:
         from rich.console import Console
 
-        probe = Console(file=file or sys.stdout)
+        # markup=False: a string in a view is data, never rich markup, so that an address such
+        # as '[fd00::1]:443' or a process named '[kworker]' is printed, not parsed as a style.
+        probe = Console(file=file or sys.stdout, markup=False)
         self.is_terminal = probe.is_terminal
         self.console: Console = (
             probe
             if self.is_terminal
-            else Console(file=file or sys.stdout, width=1000, soft_wrap=True, highlight=False)
+            else Console(
+                file=file or sys.stdout,
+                width=1000,
+                soft_wrap=True,
+                highlight=False,
+                markup=False,
+            )
         )
         self.console.highlight = False
 

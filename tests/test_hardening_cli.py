@@ -348,3 +348,20 @@ def test_completion_generator_has_real_arguments(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
         ["netdiag.bash", "_netdiag", "netdiag.fish"]
     )
+
+
+def test_strings_in_views_are_data_not_rich_markup():
+    import io
+
+    from rich.table import Table
+
+    buf = io.StringIO()
+    out = TextOutput(file=buf)
+    t = Table()
+    t.add_column("destination")
+    t.add_row("[fd00::1]:443")
+    t.add_row("[kworker/0:1]")
+    out.print(t, "[bold]not a style[/bold]")
+    text = buf.getvalue()
+    assert "[fd00::1]:443" in text and "[kworker/0:1]" in text
+    assert "[bold]not a style[/bold]" in text

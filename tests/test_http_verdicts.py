@@ -414,3 +414,18 @@ def test_the_same_resolve_twice_is_refused(cli):
         "WWW.lab.test:443:127.0.0.2",
     )
     assert r.code == 2 and "given twice" in r.err
+
+
+def test_certificate_warnings_reach_the_http_report(lab, cli):
+    # tls warns of a certificate that expires within 14 days; http, on the same certificate,
+    # warns the same way, and the status stays healthy.
+    url = lab.urls["https_expiring"] + "/"
+    r = cli("http", url, "--ca-file", lab.files["tls_ca_file"], "--json")
+    assert r.code == 0, r.out
+    doc = r.json()
+    kinds = [w["kind"] for w in doc["warnings"]]
+    assert kinds == ["expiring_soon"]
+    assert doc["hops"][0]["tls"]["warnings"] == doc["warnings"]
+    text = cli("http", url, "--ca-file", lab.files["tls_ca_file"])
+    assert text.code == 0
+    assert "warning: expiring_soon" in text.out

@@ -408,6 +408,16 @@ class TlsLab:
         https_ctx.set_alpn_protocols(["http/1.1"])
         h2_ctx = server_context(cert, key)
         self.urls.update(start_http(self.listeners, https_ctx, h2_ctx))
+        # ``https_expiring``: the same site with a leaf that expires in 5 days (a warning).
+        from netdiag.lab.http import Site, tls_http_handler
+
+        soon = datetime.now(UTC) + timedelta(days=5, hours=12)
+        leaf = make_leaf(inter, "www.lab.test", ["www.lab.test"], ["127.0.0.1"], not_after=soon)
+        cert, key = write_pair(self.directory, "www-expiring", [leaf.cert, inter.cert], leaf.key)
+        ctx = server_context(cert, key)
+        ctx.set_alpn_protocols(["http/1.1"])
+        host, port = self.listeners.add(tls_http_handler(ctx, Site()))
+        self.urls["https_expiring"] = f"https://{host}:{port}"
 
     def _add_hostile(self, inter: Issued) -> None:
         """Certificates that attack the client: ``tls_bad_san`` and ``tls_bad_basic_constraints``

@@ -255,6 +255,9 @@ class TlsSummary:
     """Builds to a trust anchor (checked at a moment every certificate is valid)."""
     hostname_match: bool | None
     problems: tuple[ProbeError, ...]
+    warnings: tuple[ProbeError, ...]
+    """What ``tls`` would warn of (a certificate that expires within 14 days); also in the
+    report's ``warnings``."""
     subject: str | None
     issuer: str | None
     not_after: str | None
@@ -538,6 +541,7 @@ class _Run:
             path_to_trust_anchor=verdict["path_to_trust_anchor"],  # type: ignore[arg-type]
             hostname_match=verdict["hostname_match"],  # type: ignore[arg-type]
             problems=verdict["problems"],  # type: ignore[arg-type]
+            warnings=verdict["warnings"],  # type: ignore[arg-type]
             subject=leaf.subject if leaf else None,
             issuer=leaf.issuer if leaf else None,
             not_after=leaf.not_after if leaf else None,
@@ -868,6 +872,11 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
     finally:
         run.close()
     total = elapsed_ms(start)
+    # The certificate warnings of every hop (once each), as `netdiag tls` would give them.
+    for hop in hops:
+        for w in hop.tls.warnings if hop.tls is not None else ():
+            if w not in warnings:
+                warnings += (w,)
     final = hops[-1] if hops else None
     status = final.status if final else None
     if (

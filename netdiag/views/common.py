@@ -10,12 +10,13 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from netdiag.result import ProbeError
+from netdiag.result import Envelope, ProbeError
 from netdiag.stats import Stats
 
 OK_STYLE = "green"
 BAD_STYLE = "red"
 DIM_STYLE = "dim"
+WARN_STYLE = "yellow"
 
 
 def fmt_ms(value: float | None) -> str:
@@ -46,6 +47,18 @@ def error_text(error: ProbeError) -> Text:
     if error.hint:
         text.append(f"\n  hint: {error.hint}", style="yellow")
     return text
+
+
+def closing(report: Envelope) -> list[Text]:
+    """The last lines of every command: its warnings, in yellow, then the verdict."""
+    lines = []
+    for w in report.warnings:
+        line = Text("warning: ", style=f"bold {WARN_STYLE}")
+        line.append(str(w.kind), style=f"bold {WARN_STYLE}")
+        line.append(f": {w.message}", style=WARN_STYLE)
+        lines.append(line)
+    lines.append(verdict(report.ok, report.error, report.interrupted))
+    return lines
 
 
 def verdict(ok: bool, error: ProbeError | None, interrupted: bool = False) -> Text:

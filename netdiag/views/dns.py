@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from netdiag.views.common import BAD_STYLE, DIM_STYLE, OK_STYLE, fmt_ms, verdict
+from netdiag.views.common import BAD_STYLE, DIM_STYLE, OK_STYLE, closing, fmt_ms
 
 if TYPE_CHECKING:
     from netdiag.dnsquery import Record
@@ -37,7 +37,7 @@ def plural(n: int, word: str, words: str | None = None) -> str:
 def records_table(records: tuple[Record, ...]) -> Table:
     t = Table.grid(padding=(0, 2))
     for _ in range(4):
-        t.add_column(no_wrap=False)
+        t.add_column(no_wrap=False, overflow="fold")  # a long name or TXT is folded, never cut
     for r in records:
         t.add_row(
             Text(r.name),
@@ -103,7 +103,7 @@ def lookup_view(report: DnsLookupReport) -> list[RenderableType]:
             out.append(Text(""))
         out.extend(query_block(r))
     out.append(Text(""))
-    out.append(verdict(report.ok, report.error, report.interrupted))
+    out.extend(closing(report))
     return out
 
 
@@ -179,5 +179,5 @@ def trace_view(report: DnsTraceReport) -> list[RenderableType]:
         out.append(Text("answer", style=DIM_STYLE))
         out.append(_indent(records_table(report.answer)))
     out.append(Text(f"{plural(report.queries, 'query')} in {report.duration_ms:.1f} ms"))
-    out.append(verdict(report.ok, report.error, report.interrupted))
+    out.extend(closing(report))
     return [Group(*out)]

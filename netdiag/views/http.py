@@ -9,7 +9,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from netdiag.views.common import BAD_STYLE, DIM_STYLE, OK_STYLE, error_text, fmt_ms, verdict
+from netdiag.views.common import BAD_STYLE, DIM_STYLE, OK_STYLE, closing, error_text, fmt_ms
 
 if TYPE_CHECKING:
     from netdiag.probes.http import Hop, HttpReport
@@ -155,9 +155,5 @@ def http_view(report: HttpReport, *, terminal: bool) -> list[RenderableType]:
         out.append(
             Text(f"\n{len(report.hops)} hops, {fmt_ms(report.duration_ms)} ms in all; {end}")
         )
-    for warning in report.warnings:
-        line = Text("warning: ", style="bold yellow")
-        line.append(f"{warning.kind}: {warning.message}")
-        out.append(line)
-    out.append(verdict(report.ok, report.error, report.interrupted))
+    out.extend(closing(report))
     return out

@@ -13,13 +13,13 @@ from netdiag.views.common import (
     BAD_STYLE,
     DIM_STYLE,
     OK_STYLE,
+    closing,
     fit,
     fmt_ms,
     fmt_pct,
     nothing_sent,
     rtt_text,
     table,
-    verdict,
 )
 
 if TYPE_CHECKING:
@@ -175,5 +175,5 @@ def summary(report: PingReport, *, terminal: bool) -> list[RenderableType]:
                 style=DIM_STYLE,
             )
         )
-    out.append(verdict(report.ok, report.error, report.interrupted))
+    out.extend(closing(report))
     return out

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from rich.console import RenderableType
 from rich.text import Text
 
-from netdiag.views.common import BAD_STYLE, DIM_STYLE, table, verdict
+from netdiag.views.common import BAD_STYLE, DIM_STYLE, closing, table
 
 if TYPE_CHECKING:
     from netdiag.probes.sockets import SocketsReport
@@ -73,5 +73,5 @@ def sockets_view(
         out.append(t)
     if r.processes is not None and r.processes.note:
         out.append(Text(r.processes.note, style="yellow"))
-    out.append(verdict(r.ok, r.error, r.interrupted))
+    out.extend(closing(r))
     return out

@@ -16,6 +16,7 @@ from netdiag.views.common import (
     BAD_STYLE,
     DIM_STYLE,
     OK_STYLE,
+    closing,
     fit,
     fmt_ms,
     fmt_pct,
@@ -23,7 +24,6 @@ from netdiag.views.common import (
     rtt_text,
     stats_lines,
     table,
-    verdict,
 )
 
 
@@ -176,5 +176,5 @@ def summary(report: TcpReport, *, terminal: bool) -> list[RenderableType]:
                 f" in {report.duration_ms / 1000:.2f} s"
             )
         )
-    out.append(verdict(report.ok, report.error, report.interrupted))
+    out.extend(closing(report))
     return out

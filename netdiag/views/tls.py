@@ -8,13 +8,19 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from netdiag.targets import format_hostport
-from netdiag.views.common import BAD_STYLE, DIM_STYLE, OK_STYLE, error_text, fmt_ms, verdict
+from netdiag.views.common import (
+    BAD_STYLE,
+    DIM_STYLE,
+    OK_STYLE,
+    WARN_STYLE,
+    closing,
+    error_text,
+    fmt_ms,
+)
 
 if TYPE_CHECKING:
     from netdiag.certs import CertInfo
     from netdiag.probes.tls import TlsReport
-
-WARN_STYLE = "yellow"
 
 
 def _yes_no(value: bool | None, yes: str, no: str) -> Text:
@@ -131,16 +137,11 @@ def tls_view(r: TlsReport, *, show_pem: bool = False) -> list[RenderableType]:
                     style=DIM_STYLE,
                 )
             )
-    for w in r.warnings:
-        line = Text("warning: ", style=f"bold {WARN_STYLE}")
-        line.append(w.kind, style=f"bold {WARN_STYLE}")
-        line.append(f": {w.message}", style=WARN_STYLE)
-        out.append(line)
     if len(r.problems) > 1:
         out.append(Text("problems", style="bold"))
         for p in r.problems:
             line = Text("  ")
             line.append_text(error_text(p))
             out.append(line)
-    out.append(verdict(r.ok, r.error, r.interrupted))
+    out.extend(closing(r))
     return out
