@@ -310,3 +310,17 @@ def test_ping_process_at_80_columns():
         values += [times[0], times[-1]]
     assert_whole(summary, values, 80)
     assert "nothing sent: dns: fe80::1%nosuchif0" in " ".join(summary.split())
+
+
+@pytest.mark.parametrize("path", ["/", "/hostile/silent"])
+def test_http_waterfall_at_80_columns(lab, path):
+    # A failed hop marks where it stopped; neither the phase names nor the times are cut.
+    r = run_process(
+        "http", lab.urls["http"] + path, "--timeout", "1", env={"COLUMNS": "80", "FORCE_COLOR": "1"}
+    )
+    out = ANSI.sub("", r.out)
+    assert "…" not in out, out
+    assert all(len(line.rstrip()) <= 80 for line in out.splitlines()), out
+    assert "tcp connect" in out and "other (local)" in out and "total" in out
+    if path != "/":
+        assert "stopped here: timeout" in out

@@ -9,7 +9,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from netdiag.views.common import BAD_STYLE, DIM_STYLE, OK_STYLE, closing, error_text, fmt_ms
+from netdiag.views.common import BAD_STYLE, DIM_STYLE, OK_STYLE, closing, error_text, fit, fmt_ms
 
 if TYPE_CHECKING:
     from netdiag.probes.http import Hop, HttpReport
@@ -41,13 +41,25 @@ def _why_not(hop: Hop, attr: str) -> str:
     return "-"
 
 
-def waterfall(hop: Hop, *, terminal: bool) -> Table:
+def waterfall(hop: Hop, *, terminal: bool) -> RenderableType:
     """The phases one after the other, each bar starting where the previous one ended. A hop
-    that failed shows only the phases it reached, the last one marked where it stopped."""
+    that failed shows only the phases it reached, the last one marked where it stopped. The
+    bars are shorter where the terminal is too narrow for them."""
+    return fit(_waterfall(hop, terminal, BAR_WIDTH), _waterfall(hop, terminal, BAR_WIDTH // 3))
+
+
+def _waterfall(hop: Hop, terminal: bool, bar_width: int) -> Table:
+    # The label and time columns keep their full width (never cut to 'tcp conne…'); on a
+    # narrow terminal the bar column folds instead, 'stopped here' onto a line of its own.
+    times = [getattr(hop.timing, attr) for _, attr, _, _ in PHASES] + [hop.timing.total_ms]
     t = Table.grid(padding=(0, 2))
-    t.add_column(no_wrap=True)
-    t.add_column(justify="right", no_wrap=True)
-    t.add_column(no_wrap=True)
+    t.add_column(no_wrap=True, min_width=max(len(label) for label, *_ in PHASES))
+    t.add_column(
+        justify="right",
+        no_wrap=True,
+        min_width=max(len(f"{fmt_ms(v)} ms") for v in times if v is not None),
+    )
+    t.add_column(overflow="fold")
     total = hop.timing.total_ms or 1e-9
     failed = hop.error is not None
     offset = 0.0
@@ -58,8 +70,8 @@ def waterfall(hop: Hop, *, terminal: bool) -> Table:
                 reason = _why_not(hop, attr)
                 t.add_row(Text(label), Text("-", style=DIM_STYLE), Text(reason, style=DIM_STYLE))
             continue
-        start = round(offset / total * BAR_WIDTH)
-        width = max(1, round(value / total * BAR_WIDTH))
+        start = round(offset / total * bar_width)
+        width = max(1, round(value / total * bar_width))
         bar = Text(" " * start)
         stopped = phase is not None and phase == hop.stopped_in
         bar.append(("█" if terminal else "#") * width, style=BAD_STYLE if stopped else colour)
