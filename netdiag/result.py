@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from netdiag.errors import ErrorKind
@@ -94,17 +94,28 @@ def exit_status(report: Report) -> ExitStatus:
 
 
 def summarize_errors(
-    items: list[tuple[str, ProbeError | None]], noun: str = "targets"
+    items: Sequence[tuple[str, ProbeError | None]], noun: str = "targets"
 ) -> ProbeError | None:
-    """The top-level error of a multi-target report: ``None`` when every item is healthy,
-    otherwise the first failing item's kind, with a message that counts the failures."""
+    """The top-level error of a multi-target report: ``None`` when every item is healthy; the
+    item's own error when there is one item; otherwise the first failure's kind, with a
+    message that counts: said once when every failure is the same, else with the count of
+    each kind and the first failure (never the whole list)."""
     failed = [(label, err) for label, err in items if err is not None]
     if not failed:
         return None
     label, first = failed[0]
     if len(items) == 1:
         return first
-    message = f"{len(failed)} of {len(items)} {noun} unhealthy; first: {label}: {first.message}"
+    head = f"{len(failed)} of {len(items)} {noun}"
+    if len(failed) == 1:
+        return ProbeError(first.kind, f"{head} unhealthy: {label}: {first.message}", first.hint)
+    if len({e.message for _, e in failed}) == 1:
+        return ProbeError(first.kind, f"{head} failed the same way: {first.message}", first.hint)
+    kinds: dict[str, int] = {}
+    for _, e in failed:
+        kinds[e.kind.value] = kinds.get(e.kind.value, 0) + 1
+    counts = f" ({', '.join(f'{n} {k}' for k, n in kinds.items())})" if len(kinds) > 1 else ""
+    message = f"{head} unhealthy{counts}; first: {label}: {first.message}"
     return ProbeError(first.kind, message, first.hint)
 
 

@@ -34,7 +34,7 @@ from netdiag.dnsquery import (
     rcode_text,
     section_records,
 )
-from netdiag.result import Envelope, ProbeError
+from netdiag.result import Envelope, ProbeError, summarize_errors
 from netdiag.targets import format_hostport
 
 
@@ -208,28 +208,9 @@ def query_one(
 
 
 def summarize(results: Sequence[DnsQueryResult]) -> ProbeError | None:
-    """The report's error: the failure itself for one query; for several, how many failed,
-    said once with the count when they all failed the same way, else the count of each
-    kind and the first failure."""
-    failed = [(r, r.error) for r in results if r.error is not None]
-    if not failed:
-        return None
-    first, err = failed[0]
-    if len(results) == 1:
-        return err
-    head = f"{len(failed)} of {len(results)} queries"
-    if len(failed) == 1:
-        return ProbeError(
-            err.kind, f"{head} unhealthy: {first.type} @{first.server}: {err.message}"
-        )
-    if len({e.message for _, e in failed}) == 1:
-        return ProbeError(err.kind, f"{head} failed the same way: {err.message}", err.hint)
-    kinds: dict[str, int] = {}
-    for _, e in failed:
-        kinds[e.kind.value] = kinds.get(e.kind.value, 0) + 1
-    counts = f" ({', '.join(f'{n} {k}' for k, n in kinds.items())})" if len(kinds) > 1 else ""
-    message = f"{head} unhealthy{counts}; first: {first.type} @{first.server}: {err.message}"
-    return ProbeError(err.kind, message, err.hint)
+    """The report's error (see :func:`netdiag.result.summarize_errors`), each query named by
+    its type and server."""
+    return summarize_errors([(f"{r.type} @{r.server}", r.error) for r in results], "queries")
 
 
 def lookup(
