@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
+from netdiag.errors import ErrorKind
 from netdiag.result import ProbeError
 
 
@@ -646,7 +647,7 @@ def assess(
     found: list[ProbeError] = []
     served = served_chain(chain)
     if not served:
-        error = ProbeError("handshake_failed", "the server sent no certificate")
+        error = ProbeError(ErrorKind.HANDSHAKE_FAILED, "the server sent no certificate")
         return Verdict(False, False, False, (error,))
     for i, s in enumerate(served):
         for kind, what in s.faults:
@@ -659,14 +660,16 @@ def assess(
             ago = (now - after).days
             found.append(
                 ProbeError(
-                    "cert_expired",
+                    ErrorKind.CERT_EXPIRED,
                     f"{s.which(i)} expired on {_iso(after)} "
                     f"({ago} day{'s' if ago != 1 else ''} ago)",
                 )
             )
         elif before > now:
             found.append(
-                ProbeError("cert_not_yet_valid", f"{s.which(i)} is not valid before {_iso(before)}")
+                ProbeError(
+                    ErrorKind.CERT_NOT_YET_VALID, f"{s.which(i)} is not valid before {_iso(before)}"
+                )
             )
     trust = verify_trust(served, roots, now)
     why = trust.why
@@ -679,14 +682,14 @@ def assess(
             # reason (constraints, a missing extension, a signature) is the fault.
             found.append(
                 ProbeError(
-                    "chain_invalid",
+                    ErrorKind.CHAIN_INVALID,
                     f"the chain ends at {top.name()}, a trusted root, but does not verify: {why}",
                 )
             )
         elif leaf.is_self_signed():
             found.append(
                 ProbeError(
-                    "self_signed",
+                    ErrorKind.SELF_SIGNED,
                     f"the leaf certificate is self-signed ({leaf.name()}) and not trusted",
                 )
             )
@@ -694,19 +697,19 @@ def assess(
             namesake = " (a trusted root has its name, but not its key)"
             found.append(
                 ProbeError(
-                    "untrusted_issuer",
+                    ErrorKind.UNTRUSTED_ISSUER,
                     f"the chain ends at {top.name()}, a root that is not trusted"
                     + (namesake if top.subject in root_names else ""),
                 )
             )
         elif top.issuer is None or any(s.cert is None for s in served):
-            found.append(ProbeError("chain_invalid", f"the chain does not verify: {why}"))
+            found.append(ProbeError(ErrorKind.CHAIN_INVALID, f"the chain does not verify: {why}"))
         elif top.issuer not in root_names and len(served) == 1 and top.issuer != top.subject:
             # The Baseline Requirements forbid issuing a leaf from a root: a lone leaf whose
             # issuer is unknown lacks its intermediate, whether or not it says where it is.
             found.append(
                 ProbeError(
-                    "incomplete_chain",
+                    ErrorKind.INCOMPLETE_CHAIN,
                     f"the server sent 1 certificate; its issuer {_rfc4514(top.issuer)} was "
                     "not sent and is not in the trust store: the server is most likely "
                     "missing its intermediate certificate (or the issuer is a private root "
@@ -715,10 +718,12 @@ def assess(
             )
         elif top.issuer not in root_names:
             found.append(
-                ProbeError("untrusted_issuer", f"the issuer {_rfc4514(top.issuer)} is not trusted")
+                ProbeError(
+                    ErrorKind.UNTRUSTED_ISSUER, f"the issuer {_rfc4514(top.issuer)} is not trusted"
+                )
             )
         else:  # the issuer is trusted, yet the path does not verify (signature, SAN, usage)
-            found.append(ProbeError("chain_invalid", f"the chain does not verify: {why}"))
+            found.append(ProbeError(ErrorKind.CHAIN_INVALID, f"the chain does not verify: {why}"))
     match = hostname_matches(served[0], name)
     if not match:
         dns_names, ips = served[0].sans()
@@ -731,7 +736,8 @@ def assess(
         )
         found.append(
             ProbeError(
-                "hostname_mismatch", f"the certificate is not valid for {name} (it names {names})"
+                ErrorKind.HOSTNAME_MISMATCH,
+                f"the certificate is not valid for {name} (it names {names})",
             )
         )
     warned: list[ProbeError] = []
@@ -743,11 +749,11 @@ def assess(
             f"{soonest.which(pos)} expires on {_iso(end)}, in {left} day{'s' if left != 1 else ''}"
         )
         if min_days is not None and left < min_days:
-            found.append(ProbeError("expiring_soon", f"{when} (--min-days {min_days})"))
+            found.append(ProbeError(ErrorKind.EXPIRING_SOON, f"{when} (--min-days {min_days})"))
         elif left < warn_days:
             warned.append(
                 ProbeError(
-                    "expiring_soon",
+                    ErrorKind.EXPIRING_SOON,
                     f"{when} (a warning within {warn_days} days; --min-days makes it a problem)",
                 )
             )

@@ -32,6 +32,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from netdiag.clock import now_ns
+from netdiag.errors import ErrorKind
 from netdiag.resolve import Endpoint
 from netdiag.result import ProbeError
 from netdiag.targets import format_hostport
@@ -217,7 +218,7 @@ def _udp(
             start = now_ns()
             sock.send(wire)
         except OSError as exc:
-            return None, None, None, ProbeError("unreachable", f"{where}: {exc.strerror}")
+            return None, None, None, ProbeError(ErrorKind.UNREACHABLE, f"{where}: {exc.strerror}")
         sel.register(sock, selectors.EVENT_READ)
         until = _attempt_deadline(start, timeout, deadline)
         while True:
@@ -234,8 +235,13 @@ def _udp(
                 except OSError as exc:
                     if exc.errno == errno.ECONNREFUSED:
                         msg = f"nothing listens on UDP {where} (ICMP port unreachable)"
-                        return None, None, None, ProbeError("unreachable", msg)
-                    return None, None, None, ProbeError("unreachable", f"{where}: {exc.strerror}")
+                        return None, None, None, ProbeError(ErrorKind.UNREACHABLE, msg)
+                    return (
+                        None,
+                        None,
+                        None,
+                        ProbeError(ErrorKind.UNREACHABLE, f"{where}: {exc.strerror}"),
+                    )
                 end = now_ns()
                 response = _check(query, data, rejected)
                 if response is not None:
@@ -291,7 +297,7 @@ def _tcp(
     except TimeoutError:
         return None, None, None, None
     except OSError as exc:
-        return None, None, None, ProbeError("unreachable", f"TCP {where}: {exc.strerror}")
+        return None, None, None, ProbeError(ErrorKind.UNREACHABLE, f"TCP {where}: {exc.strerror}")
     if data is None:
         rejected.add("short", f"a TCP answer cut short (expected {length} bytes)")
         return None, None, None, None
@@ -364,23 +370,25 @@ def exchange(
             response, ms, size, error = _tcp(query, address, port, timeout, rejected, deadline_ns)
             if response is None:
                 error = error or ProbeError(
-                    "timeout",
+                    ErrorKind.TIMEOUT,
                     f"the UDP answer from {where} was truncated and the TCP retry got no answer",
                 )
                 return done(error=error)
         return done(response, ms, size)
     if rejected.count:
         error = ProbeError(
-            "bad_response", f"no valid answer from {where}: rejected {rejected.summary()}"
+            ErrorKind.BAD_RESPONSE, f"no valid answer from {where}: rejected {rejected.summary()}"
         )
     elif deadline_ns is not None and now_ns() >= deadline_ns:
         error = ProbeError(
-            "timeout", f"no answer from {where} over {transport.upper()} before the time bound"
+            ErrorKind.TIMEOUT,
+            f"no answer from {where} over {transport.upper()} before the time bound",
         )
     else:
         tries = f" ({attempts} attempts)" if attempts > 1 else ""
         error = ProbeError(
-            "timeout", f"no answer from {where} over {transport.upper()} after {timeout:g} s{tries}"
+            ErrorKind.TIMEOUT,
+            f"no answer from {where} over {transport.upper()} after {timeout:g} s{tries}",
         )
     return done(error=error)
 

@@ -16,6 +16,7 @@ from typing import Protocol
 import h11
 
 from netdiag.clock import now_ns
+from netdiag.errors import ErrorKind
 from netdiag.result import ProbeError
 from netdiag.tcpconnect import check_deadline, wait_ready
 
@@ -109,7 +110,7 @@ class Exchange:
 
 
 def _timeout_error(what: str, timeout: float) -> ProbeError:
-    return ProbeError("timeout", f"{what} within the hop's {timeout:g} s (--timeout)")
+    return ProbeError(ErrorKind.TIMEOUT, f"{what} within the hop's {timeout:g} s (--timeout)")
 
 
 class _HeaderTooLarge(Exception):
@@ -125,7 +126,7 @@ def _count_headers(ex: Exchange, size: int, limit: int) -> None:
 def _header_error(ex: Exchange, limit: int, unit: str) -> ProbeError:
     extra = f", over {ex.informational} informational responses" if ex.informational else ""
     return ProbeError(
-        "header_too_large",
+        ErrorKind.HEADER_TOO_LARGE,
         f"the response headers exceed {limit} bytes{extra} ({unit}; --max-header-bytes)",
     )
 
@@ -171,7 +172,9 @@ class Http1:
             return ex
         except OSError as exc:
             ex.retryable = True
-            ex.error = ProbeError("bad_response", f"the connection failed while sending: {exc}")
+            ex.error = ProbeError(
+                ErrorKind.BAD_RESPONSE, f"the connection failed while sending: {exc}"
+            )
             return ex
         ex.request_sent_ns = now_ns()
         got_response = False
@@ -184,7 +187,7 @@ class Http1:
                         if not chunk:
                             ex.retryable = True
                             ex.error = ProbeError(
-                                "bad_response",
+                                ErrorKind.BAD_RESPONSE,
                                 "the server closed the connection before any response byte",
                             )
                             return ex
@@ -229,13 +232,14 @@ class Http1:
                     if not got_response:
                         ex.retryable = ex.first_byte_ns is None
                         ex.error = ProbeError(
-                            "bad_response", "the server closed the connection without a response"
+                            ErrorKind.BAD_RESPONSE,
+                            "the server closed the connection without a response",
                         )
                     return ex
                 else:  # PAUSED: the server switched protocols, which was never asked for
                     ex.last_byte_ns = now_ns()
                     ex.error = ProbeError(
-                        "bad_response", "the server switched protocols without being asked"
+                        ErrorKind.BAD_RESPONSE, "the server switched protocols without being asked"
                     )
                     return ex
         except TimeoutError:
@@ -250,12 +254,14 @@ class Http1:
             if not got_response and ("exceeds" in text or "too long" in text or "maximum" in text):
                 ex.error = _header_error(ex, limit, "status and header lines")
             elif got_response:
-                ex.error = ProbeError("bad_response", f"the response body was cut short ({text})")
+                ex.error = ProbeError(
+                    ErrorKind.BAD_RESPONSE, f"the response body was cut short ({text})"
+                )
             else:
-                ex.error = ProbeError("bad_response", f"not a valid HTTP response: {text}")
+                ex.error = ProbeError(ErrorKind.BAD_RESPONSE, f"not a valid HTTP response: {text}")
         except OSError as exc:
             ex.retryable = ex.first_byte_ns is None
-            ex.error = ProbeError("bad_response", f"the connection failed: {exc}")
+            ex.error = ProbeError(ErrorKind.BAD_RESPONSE, f"the connection failed: {exc}")
         return ex
 
 
@@ -328,7 +334,9 @@ class Http2:
                 received_ns = now_ns()
                 if not chunk:
                     ex.retryable = not heard
-                    ex.error = ProbeError("bad_response", "the server closed the HTTP/2 connection")
+                    ex.error = ProbeError(
+                        ErrorKind.BAD_RESPONSE, "the server closed the HTTP/2 connection"
+                    )
                     return ex
                 for event in conn.receive_data(chunk):
                     mine = getattr(event, "stream_id", None) == sid
@@ -348,7 +356,7 @@ class Http2:
                             if name == ":status":
                                 if not (len(value) == 3 and value.isdigit()):
                                     ex.error = ProbeError(
-                                        "bad_response", f"not an HTTP status: {value!r}"
+                                        ErrorKind.BAD_RESPONSE, f"not an HTTP status: {value!r}"
                                     )
                                     return ex
                                 ex.status = int(value)
@@ -370,7 +378,8 @@ class Http2:
                         ex.last_byte_ns = now_ns()
                         if ex.status is None:
                             ex.error = ProbeError(
-                                "bad_response", "the server ended the stream without a response"
+                                ErrorKind.BAD_RESPONSE,
+                                "the server ended the stream without a response",
                             )
                             return ex
                         ex.reusable = True
@@ -378,7 +387,8 @@ class Http2:
                         return ex
                     elif isinstance(event, h2.events.StreamReset) and mine:
                         ex.error = ProbeError(
-                            "bad_response", f"the server reset the stream ({event.error_code!r})"
+                            ErrorKind.BAD_RESPONSE,
+                            f"the server reset the stream ({event.error_code!r})",
                         )
                         return ex
                     elif isinstance(
@@ -387,7 +397,7 @@ class Http2:
                         control += 1
                         if control > MAX_H2_CONTROL_FRAMES:
                             ex.error = ProbeError(
-                                "bad_response",
+                                ErrorKind.BAD_RESPONSE,
                                 f"the server sent more than {MAX_H2_CONTROL_FRAMES} HTTP/2 "
                                 "SETTINGS and PING frames "
                                 + ("before" if ex.status is None else "while sending")
@@ -399,7 +409,7 @@ class Http2:
                         # A GOAWAY below our stream: the request was never processed.
                         ex.retryable = not heard and last is not None and last < sid
                         ex.error = ProbeError(
-                            "bad_response",
+                            ErrorKind.BAD_RESPONSE,
                             f"the server ended the HTTP/2 connection ({event.error_code!r})",
                         )
                         return ex
@@ -415,10 +425,10 @@ class Http2:
             if isinstance(exc.__cause__, OversizedHeaderListError):
                 ex.error = _header_error(ex, limit, "HTTP/2 header list size")
             else:
-                ex.error = ProbeError("bad_response", f"HTTP/2 protocol error: {exc}")
+                ex.error = ProbeError(ErrorKind.BAD_RESPONSE, f"HTTP/2 protocol error: {exc}")
         except OSError as exc:
             ex.retryable = not heard
-            ex.error = ProbeError("bad_response", f"the connection failed: {exc}")
+            ex.error = ProbeError(ErrorKind.BAD_RESPONSE, f"the connection failed: {exc}")
         return ex
 
 

@@ -24,6 +24,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from netdiag.errors import ErrorKind
 from netdiag.result import ProbeError
 
 SO_TIMESTAMPNS = 35  # asm-generic/socket.h, 64-bit time_t (SO_TIMESTAMPNS_OLD)
@@ -107,14 +108,16 @@ def open_socket(version: int, mode: str = "auto") -> tuple[IcmpSocket | None, Pr
         except OSError as exc:
             if exc.errno in (errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT):
                 return None, ProbeError(
-                    "unsupported", f"IPv{version} ICMP sockets are not available here"
+                    ErrorKind.UNSUPPORTED, f"IPv{version} ICMP sockets are not available here"
                 )
             tried.append(f"{kind}: {exc.strerror}")
             continue
         _configure(s, version)
         return IcmpSocket(s, version, kind), None
     return None, ProbeError(
-        "permission", f"cannot open an ICMP socket ({'; '.join(tried)})", hint=PERMISSION_HINT
+        ErrorKind.PERMISSION,
+        f"cannot open an ICMP socket ({'; '.join(tried)})",
+        hint=PERMISSION_HINT,
     )
 
 

@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 
 from netdiag.clock import elapsed_ms, now_ns
+from netdiag.errors import ErrorKind
 from netdiag.result import ProbeError
 
 FAMILIES = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}
@@ -40,12 +41,12 @@ class Resolution:
 def _gai_error(host: str, exc: socket.gaierror, version: int | None) -> ProbeError:
     if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
         fam = f" has no IPv{version} address" if version else " does not resolve"
-        return ProbeError("dns", f"{host}{fam} ({exc.strerror})")
+        return ProbeError(ErrorKind.DNS, f"{host}{fam} ({exc.strerror})")
     if exc.errno == getattr(socket, "EAI_ADDRFAMILY", -9):
-        return ProbeError("dns", f"{host} has no IPv{version} address")
+        return ProbeError(ErrorKind.DNS, f"{host} has no IPv{version} address")
     if exc.errno == socket.EAI_AGAIN:
-        return ProbeError("dns", f"temporary failure resolving {host} ({exc.strerror})")
-    return ProbeError("dns", f"cannot resolve {host}: {exc.strerror}")
+        return ProbeError(ErrorKind.DNS, f"temporary failure resolving {host} ({exc.strerror})")
+    return ProbeError(ErrorKind.DNS, f"cannot resolve {host}: {exc.strerror}")
 
 
 def _lookup(host: str, port: int, version: int | None, numeric: bool) -> list[Endpoint]:
@@ -84,7 +85,7 @@ def resolve(
         if "%" not in host:  # a plain literal needs no resolver call at all
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             if version is not None and FAMILIES[version] != family:
-                err = ProbeError("dns", f"{host} is not an IPv{version} address")
+                err = ProbeError(ErrorKind.DNS, f"{host} is not an IPv{version} address")
                 return Resolution((), elapsed_ms(start), err)
             sockaddr: tuple = (host, port) if family == socket.AF_INET else (host, port, 0, 0)
             return Resolution((Endpoint(family, sockaddr, host),), elapsed_ms(start))
@@ -117,18 +118,20 @@ def resolve(
         finished = done.wait(min(left, 0.05) if cancel is not None else left)
     took = elapsed_ms(start)
     if not finished and cancel is not None and cancel.is_set():
-        return Resolution((), took, ProbeError("dns", f"resolving {host} was interrupted"))
+        return Resolution((), took, ProbeError(ErrorKind.DNS, f"resolving {host} was interrupted"))
     if not finished:
         return Resolution(
-            (), took, ProbeError("dns", f"resolving {host} timed out after {timeout:g} s")
+            (), took, ProbeError(ErrorKind.DNS, f"resolving {host} timed out after {timeout:g} s")
         )
     if "exc" in box:
         return Resolution((), took, _gai_error(host, box["exc"], version))  # type: ignore[arg-type]
     if "other" in box:
-        return Resolution((), took, ProbeError("dns", f"cannot resolve {host}: {box['other']}"))
+        return Resolution(
+            (), took, ProbeError(ErrorKind.DNS, f"cannot resolve {host}: {box['other']}")
+        )
     eps = box["eps"]
     assert isinstance(eps, list)
     if not eps:
         fam = f"IPv{version} " if version else ""
-        return Resolution((), took, ProbeError("dns", f"{host} has no {fam}address"))
+        return Resolution((), took, ProbeError(ErrorKind.DNS, f"{host} has no {fam}address"))
     return Resolution(tuple(eps), took)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 
 from netdiag.clock import now_ns
+from netdiag.errors import ErrorKind
 from netdiag.result import ProbeError
 from netdiag.tcpconnect import wait_ready
 
@@ -57,44 +58,44 @@ def upgrade(sock: socket.socket, protocol: str, timeout: float) -> ProbeError | 
         if protocol == "smtp":
             code, greeting = _smtp_reply(lines)
             if code != "220":
-                return ProbeError("starttls", f"SMTP greeting was not 220: {greeting[-1]}")
+                return ProbeError(ErrorKind.STARTTLS, f"SMTP greeting was not 220: {greeting[-1]}")
             lines.send("EHLO netdiag.invalid")
             code, ehlo = _smtp_reply(lines)
             if code != "250":
-                return ProbeError("starttls", f"EHLO was refused: {ehlo[-1]}")
+                return ProbeError(ErrorKind.STARTTLS, f"EHLO was refused: {ehlo[-1]}")
             if not any(x[4:].strip().upper().startswith("STARTTLS") for x in ehlo):
-                return ProbeError("starttls", "the SMTP server does not offer STARTTLS")
+                return ProbeError(ErrorKind.STARTTLS, "the SMTP server does not offer STARTTLS")
             lines.send("STARTTLS")
             code, reply = _smtp_reply(lines)
             if code != "220":
-                return ProbeError("starttls", f"STARTTLS was refused: {reply[-1]}")
+                return ProbeError(ErrorKind.STARTTLS, f"STARTTLS was refused: {reply[-1]}")
         elif protocol == "imap":
             greeting = lines.line()
             if not greeting.upper().startswith("* OK"):
-                return ProbeError("starttls", f"IMAP greeting was not OK: {greeting}")
+                return ProbeError(ErrorKind.STARTTLS, f"IMAP greeting was not OK: {greeting}")
             lines.send("a1 STARTTLS")
             while True:
                 reply = lines.line()
                 if reply.startswith("a1 "):
                     break
             if not reply.upper().startswith("A1 OK"):
-                return ProbeError("starttls", f"STARTTLS was refused: {reply}")
+                return ProbeError(ErrorKind.STARTTLS, f"STARTTLS was refused: {reply}")
         elif protocol == "pop3":
             greeting = lines.line()
             if not greeting.startswith("+OK"):
-                return ProbeError("starttls", f"POP3 greeting was not +OK: {greeting}")
+                return ProbeError(ErrorKind.STARTTLS, f"POP3 greeting was not +OK: {greeting}")
             lines.send("STLS")
             reply = lines.line()
             if not reply.startswith("+OK"):
-                return ProbeError("starttls", f"STLS was refused: {reply}")
+                return ProbeError(ErrorKind.STARTTLS, f"STLS was refused: {reply}")
         else:
-            return ProbeError("starttls", f"unknown STARTTLS protocol {protocol}")
+            return ProbeError(ErrorKind.STARTTLS, f"unknown STARTTLS protocol {protocol}")
     except TimeoutError:
         return ProbeError(
-            "timeout", f"the {protocol.upper()} server did not answer within {timeout:g} s"
+            ErrorKind.TIMEOUT, f"the {protocol.upper()} server did not answer within {timeout:g} s"
         )
     except (ConnectionError, OSError, ValueError) as exc:
-        return ProbeError("starttls", f"{protocol.upper()} opening failed: {exc}")
+        return ProbeError(ErrorKind.STARTTLS, f"{protocol.upper()} opening failed: {exc}")
     if lines.buf:
-        return ProbeError("starttls", "the server sent data after agreeing to start TLS")
+        return ProbeError(ErrorKind.STARTTLS, "the server sent data after agreeing to start TLS")
     return None

@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass
 
 from netdiag.clock import elapsed_ms, now_ns
+from netdiag.errors import ErrorKind
 from netdiag.resolve import Endpoint
 from netdiag.result import ProbeError
 from netdiag.targets import format_hostport
@@ -74,23 +75,26 @@ def connect_error(err: int, endpoint: Endpoint, timeout: float | None = None) ->
     ``unreachable`` (no route / ICMP unreachable), ``resource`` (local limits), else ``error``."""
     where = format_hostport(endpoint.address, endpoint.port)
     if err == errno.ECONNREFUSED:
-        return ProbeError("refused", f"connection to {where} refused (RST: nothing listening)")
+        return ProbeError(
+            ErrorKind.REFUSED, f"connection to {where} refused (RST: nothing listening)"
+        )
     if err == errno.ETIMEDOUT:
         after = f" after {timeout:g} s" if timeout is not None else ""
-        return ProbeError("timeout", f"no answer to SYN from {where}{after}")
+        return ProbeError(ErrorKind.TIMEOUT, f"no answer to SYN from {where}{after}")
     if err in _UNREACHABLE:
-        return ProbeError("unreachable", f"{where}: {os.strerror(err)}")
+        return ProbeError(ErrorKind.UNREACHABLE, f"{where}: {os.strerror(err)}")
     if err in (errno.EACCES, errno.EPERM):
         return ProbeError(
-            "blocked", f"{where}: {os.strerror(err)} (a local firewall rule rejected the SYN)"
+            ErrorKind.BLOCKED,
+            f"{where}: {os.strerror(err)} (a local firewall rule rejected the SYN)",
         )
     if err in _RESOURCE:
         return ProbeError(
-            "resource",
+            ErrorKind.RESOURCE,
             f"{where}: {os.strerror(err)}",
             hint="raise the open-files limit (ulimit -n) or probe fewer targets at once",
         )
-    return ProbeError("error", f"{where}: {os.strerror(err)}")
+    return ProbeError(ErrorKind.ERROR, f"{where}: {os.strerror(err)}")
 
 
 class PendingConnect:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from OpenSSL import SSL, crypto
 
 from netdiag.clock import now_ns
+from netdiag.errors import ErrorKind
 from netdiag.result import ProbeError
 from netdiag.tcpconnect import check_deadline, wait_ready
 
@@ -166,15 +167,17 @@ def classify_ssl_error(exc: Exception, where: str) -> ProbeError:
         code = exc.errno if isinstance(exc, OSError) else (exc.args[0] if exc.args else None)
         if code in (errno.ECONNRESET, errno.EPIPE):
             return ProbeError(
-                "handshake_failed", f"{where} reset the connection during the TLS handshake"
+                ErrorKind.HANDSHAKE_FAILED, f"{where} reset the connection during the TLS handshake"
             )
         return ProbeError(
-            "handshake_failed", f"{where} closed the connection during the TLS handshake"
+            ErrorKind.HANDSHAKE_FAILED, f"{where} closed the connection during the TLS handshake"
         )
     text = str(exc).lower()
     if any(h in text for h in _NOT_TLS_HINTS):
-        return ProbeError("not_tls", f"{where} does not speak TLS here ({_reason(exc)})")
-    return ProbeError("handshake_failed", f"TLS handshake with {where} failed: {_reason(exc)}")
+        return ProbeError(ErrorKind.NOT_TLS, f"{where} does not speak TLS here ({_reason(exc)})")
+    return ProbeError(
+        ErrorKind.HANDSHAKE_FAILED, f"TLS handshake with {where} failed: {_reason(exc)}"
+    )
 
 
 def _reason(exc: Exception) -> str:
@@ -222,7 +225,9 @@ def handshake(
         _pump_out(conn, sock, deadline)  # the client's Finished
     except TimeoutError:
         sock.close()
-        return None, ProbeError("timeout", f"no TLS answer from {where} within {timeout:g} s")
+        return None, ProbeError(
+            ErrorKind.TIMEOUT, f"no TLS answer from {where} within {timeout:g} s"
+        )
     except (SSL.Error, OSError) as exc:
         sock.close()
         return None, classify_ssl_error(exc, where)

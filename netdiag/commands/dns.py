@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from netdiag.commands.options import IPv4Option, IPv6Option, JsonOption, finish, ip_version
+from netdiag.errors import ErrorKind
 from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
@@ -295,7 +296,7 @@ def _lookup(
             from netdiag.clock import utc_now_iso
 
             err = ProbeError(
-                "config",
+                ErrorKind.CONFIG,
                 f"no system resolver is configured ({reason})",
                 hint="name a server with --server ADDR, or use --trace, which needs none",
             )

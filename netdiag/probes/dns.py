@@ -34,6 +34,7 @@ from netdiag.dnsquery import (
     rcode_text,
     section_records,
 )
+from netdiag.errors import ErrorKind
 from netdiag.result import Envelope, ProbeError, summarize_errors
 from netdiag.targets import format_hostport
 
@@ -124,20 +125,26 @@ def verdict(response: dns.message.Message, qname: dns.name.Name, rdtype: int) ->
     if rcode == dns.rcode.NXDOMAIN:
         # RFC 6604: after a CNAME, the rcode speaks of the last name of the chain
         what = f"{alias} does not exist" if alias else f"{qname} does not exist"
-        return Verdict(ProbeError("nxdomain", f"{what} (NXDOMAIN)"))
+        return Verdict(ProbeError(ErrorKind.NXDOMAIN, f"{what} (NXDOMAIN)"))
     if rcode == dns.rcode.SERVFAIL:
         return Verdict(
-            ProbeError("servfail", f"the server failed to answer for {qname} (SERVFAIL)")
+            ProbeError(ErrorKind.SERVFAIL, f"the server failed to answer for {qname} (SERVFAIL)")
         )
     if rcode == dns.rcode.REFUSED:
-        return Verdict(ProbeError("refused", f"the server refused to answer for {qname} (REFUSED)"))
+        return Verdict(
+            ProbeError(ErrorKind.REFUSED, f"the server refused to answer for {qname} (REFUSED)")
+        )
     if rcode != dns.rcode.NOERROR:
-        return Verdict(ProbeError("error", f"the server answered {dns.rcode.to_text(rcode)}"))
+        return Verdict(
+            ProbeError(ErrorKind.ERROR, f"the server answered {dns.rcode.to_text(rcode)}")
+        )
     if chain.reached:
         return Verdict(None)
     if chain.loop:
         names = " -> ".join(r.name for r in chain.records if r.type == "CNAME")
-        return Verdict(ProbeError("loop", f"a CNAME loop in the answer: {names} -> {chain.end}"))
+        return Verdict(
+            ProbeError(ErrorKind.LOOP, f"a CNAME loop in the answer: {names} -> {chain.end}")
+        )
     recursion = bool(response.flags & dns.flags.RA)
     aa = bool(response.flags & dns.flags.AA)
     soa = authority_soa(response, chain.end)
@@ -154,7 +161,7 @@ def verdict(response: dns.message.Message, qname: dns.name.Name, rdtype: int) ->
         else:
             what = f"this server is not authoritative for {qname} and does not recurse; {where}"
         msg = f"{what}; use --trace, or a recursive server"
-        return Verdict(ProbeError("referral", msg), referral=zone.to_text())
+        return Verdict(ProbeError(ErrorKind.REFERRAL, msg), referral=zone.to_text())
     if chain.records and soa is None:
         # The chain goes where this server has no data (another zone, or a zone it
         # delegates), and no SOA says the end name has no such record: not NODATA.
@@ -169,7 +176,7 @@ def verdict(response: dns.message.Message, qname: dns.name.Name, rdtype: int) ->
         note += f"; ask a recursive server, or use --trace, for {end} {tname}"
         return Verdict(None, cname_leaves_at=end, note=note)
     via = f"{alias} has no {tname} record" if alias else f"{qname} exists but has no {tname} record"
-    return Verdict(ProbeError("nodata", f"{via} (NODATA)"))
+    return Verdict(ProbeError(ErrorKind.NODATA, f"{via} (NODATA)"))
 
 
 def query_one(
@@ -230,7 +237,7 @@ def lookup(
     results = [finished[i] for i in sorted(finished)]
     error = summarize(results)
     if interrupted and error is None:
-        error = ProbeError("interrupted", "interrupted before every query was answered")
+        error = ProbeError(ErrorKind.INTERRUPTED, "interrupted before every query was answered")
     return DnsLookupReport(
         command="dns",
         mode="lookup",

@@ -40,6 +40,7 @@ from netdiag.dnsquery import (
     rcode_text,
     section_records,
 )
+from netdiag.errors import ErrorKind
 from netdiag.result import Envelope, ProbeError
 
 # IANA root hints (named.root), names with their IPv4 and IPv6 addresses.
@@ -334,7 +335,7 @@ class Tracer:
         if self.queries + wanted > self.opts.max_queries:
             raise _Stop(
                 ProbeError(
-                    "limit",
+                    ErrorKind.LIMIT,
                     f"the trace would exceed {self.opts.max_queries} queries at {zone}; stopped",
                 )
             )
@@ -344,7 +345,7 @@ class Tracer:
         if now_ns() >= self.deadline:
             raise _Stop(
                 ProbeError(
-                    "timeout",
+                    ErrorKind.TIMEOUT,
                     f"the trace reached its total time bound of {self.total:g} s while asking "
                     f"the name servers of {zone}; stopped",
                 )
@@ -364,13 +365,15 @@ class Tracer:
                     chain = (
                         " -> ".join(n for n, _ in self.stack[self.stack.index(key) :]) + f" -> {ns}"
                     )
-                    err = ProbeError("loop", f"delegation loop: resolving {chain}")
+                    err = ProbeError(ErrorKind.LOOP, f"delegation loop: resolving {chain}")
                     lookups.append(
                         GluelessLookup(ns, (), Trace(ns, t, "failed", err, (), (), None))
                     )
                     continue
                 if depth >= self.opts.max_glueless_depth:
-                    err = ProbeError("limit", f"glueless name servers nested deeper than {depth}")
+                    err = ProbeError(
+                        ErrorKind.LIMIT, f"glueless name servers nested deeper than {depth}"
+                    )
                     lookups.append(
                         GluelessLookup(ns, (), Trace(ns, t, "failed", err, (), (), None))
                     )
@@ -429,7 +432,7 @@ class Tracer:
                     asked.extend(results)
                     raise _Stop(
                         ProbeError(
-                            "interrupted",
+                            ErrorKind.INTERRUPTED,
                             f"interrupted while asking the name servers of {zone}",
                         ),
                         interrupted=True,
@@ -460,7 +463,7 @@ class Tracer:
         seen: set[dns.name.Name] = set()
         while True:
             if len(hops) >= self.opts.max_zone_cuts:
-                err = ProbeError("limit", f"more than {self.opts.max_zone_cuts} zone cuts")
+                err = ProbeError(ErrorKind.LIMIT, f"more than {self.opts.max_zone_cuts} zone cuts")
                 return Trace(qname.to_text(), tname, "failed", err, tuple(hops), (), None)
             try:
                 hop, chosen = self._zone(
@@ -483,7 +486,7 @@ class Tracer:
                 assert chosen.referral is not None
                 seen.add(zone)
                 if chosen.referral in seen:
-                    err = ProbeError("loop", f"referral loop back to {chosen.referral}")
+                    err = ProbeError(ErrorKind.LOOP, f"referral loop back to {chosen.referral}")
                     return Trace(qname.to_text(), tname, "failed", err, tuple(hops), (), None)
                 nameservers, addressed, glueless = _delegation(response, chosen.referral, zone)
                 zone = chosen.referral
@@ -493,11 +496,11 @@ class Tracer:
             alias = f"{qname} is an alias of {chain.end}, which" if chain.end != qname else None
             if chosen.outcome == "nxdomain":
                 what = f"{alias} does not exist" if alias else f"{qname} does not exist"
-                err = ProbeError("nxdomain", f"{what} (NXDOMAIN from {zone})")
+                err = ProbeError(ErrorKind.NXDOMAIN, f"{what} (NXDOMAIN from {zone})")
                 return Trace(qname.to_text(), tname, "nxdomain", err, tuple(hops), records, None)
             if chosen.outcome == "nodata":
                 what = f"{alias} has no" if alias else f"{qname} has no"
-                err = ProbeError("nodata", f"{what} {tname} record (NODATA from {zone})")
+                err = ProbeError(ErrorKind.NODATA, f"{what} {tname} record (NODATA from {zone})")
                 return Trace(qname.to_text(), tname, "nodata", err, tuple(hops), records, None)
             if chain.end != qname and not chain.reached and not chain.loop:
                 # the chain ends inside this server's data, and its SOA says there is no such
@@ -505,11 +508,13 @@ class Tracer:
                 soa = authority_soa(response, chain.end)
                 if soa is not None and response.flags & dns.flags.AA:
                     msg = f"{alias} has no {tname} record (NODATA from {soa})"
-                    err = ProbeError("nodata", msg)
+                    err = ProbeError(ErrorKind.NODATA, msg)
                     return Trace(qname.to_text(), tname, "nodata", err, tuple(hops), records, None)
             if chain.loop:
                 names = " -> ".join(r.name for r in records if r.type == "CNAME")
-                err = ProbeError("loop", f"a CNAME loop in the answer: {names} -> {chain.end}")
+                err = ProbeError(
+                    ErrorKind.LOOP, f"a CNAME loop in the answer: {names} -> {chain.end}"
+                )
                 return Trace(qname.to_text(), tname, "failed", err, tuple(hops), records, None)
             if chain.reached:
                 return Trace(qname.to_text(), tname, "answer", None, tuple(hops), records, None)
@@ -531,7 +536,7 @@ class Tracer:
             target = dns.name.from_text(current.cname)
             if target in seen or len(followed) >= self.opts.max_cnames:
                 err = ProbeError(
-                    "loop",
+                    ErrorKind.LOOP,
                     f"CNAME loop, or a chain longer than {self.opts.max_cnames}, at {target}",
                 )
                 whole = Trace(
@@ -577,9 +582,11 @@ class Tracer:
             trace, followed = stop.trace, stop.followed or []
         except KeyboardInterrupt:
             interrupted = True
-            error = ProbeError("interrupted", "interrupted before the trace finished")
+            error = ProbeError(ErrorKind.INTERRUPTED, "interrupted before the trace finished")
         if trace is not None and error is None and trace.outcome != "answer":
-            error = ProbeError("error", f"the trace ended without an answer ({trace.outcome})")
+            error = ProbeError(
+                ErrorKind.ERROR, f"the trace ended without an answer ({trace.outcome})"
+            )
         return DnsTraceReport(
             command="dns",
             mode="trace",
@@ -752,7 +759,9 @@ def _no_address(hop: Hop) -> ProbeError:
             f"no address for the name servers of {zone} ({names}): resolving {ns} failed: "
             f"{err.message}",
         )
-    return ProbeError("lame", f"no reachable address for any name server of {zone} ({names})")
+    return ProbeError(
+        ErrorKind.LAME, f"no reachable address for any name server of {zone} ({names})"
+    )
 
 
 def trace(

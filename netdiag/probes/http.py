@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 from netdiag import __version__
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
+from netdiag.errors import ErrorKind
 from netdiag.httpclient import Exchange, Http1, Http2, PlainStream, Stream
 from netdiag.resolve import resolve
 from netdiag.result import Envelope, ProbeError
@@ -514,7 +515,7 @@ class _Run:
             p.stopped_in = Phase.TLS
             if err.kind == "timeout":  # the handshake had what was left of the hop's time
                 err = ProbeError(
-                    "timeout",
+                    ErrorKind.TIMEOUT,
                     f"no TLS answer from {where} within the hop's {opts.timeout:g} s (--timeout)",
                 )
             return None, err
@@ -554,7 +555,7 @@ class _Run:
             p.stopped_in = Phase.VERIFY
             first = problems[0]
             err = ProbeError(
-                "tls", f"{first.kind}: {first.message} (--insecure to go on)", first.hint
+                ErrorKind.TLS, f"{first.kind}: {first.message} (--insecure to go on)", first.hint
             )
             return _Conn(None, session, endpoint.address, endpoint.port, routed, summary), err
         h2 = session.alpn == "h2"
@@ -778,7 +779,7 @@ def _host_header_warnings(
     port = target.port
     return (
         ProbeError(
-            "host_header",
+            ErrorKind.HOST_HEADER,
             f"-H 'Host: {user_host}' is not the URL's host: the {where} {user_host}, but the "
             f"TLS name (SNI) and the certificate check use {target.host}, as in curl; to test "
             f"{user_host} on this server, put it in the URL and add --resolve "
@@ -825,7 +826,8 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
                 scheme = urlsplit(nxt).scheme.lower()
                 if scheme not in SCHEMES:
                     error = ProbeError(
-                        "redirect", f"refusing to follow a redirect to {scheme}: {nxt_shown}"
+                        ErrorKind.REDIRECT,
+                        f"refusing to follow a redirect to {scheme}: {nxt_shown}",
                     )
                     break
                 # As browsers do (the Fetch standard): 303 turns into GET, and so do 301 and
@@ -843,19 +845,19 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
                 nxt = strip_userinfo(nxt)
                 if (method, nxt) in seen:
                     error = ProbeError(
-                        "redirect_loop", f"redirect loop: {nxt_shown} was already requested"
+                        ErrorKind.REDIRECT_LOOP, f"redirect loop: {nxt_shown} was already requested"
                     )
                     break
                 if len(hops) > opts.max_redirects:
                     error = ProbeError(
-                        "too_many_redirects",
+                        ErrorKind.TOO_MANY_REDIRECTS,
                         f"more than {opts.max_redirects} redirects (--max-redirects)",
                     )
                     break
                 try:
                     new_t = parse_target(nxt, schemes=SCHEMES)
                 except TargetError as exc:
-                    error = ProbeError("redirect", f"bad redirect target: {exc}")
+                    error = ProbeError(ErrorKind.REDIRECT, f"bad redirect target: {exc}")
                     break
                 if _origin(new_t) != _origin(t):
                     # As curl and requests do: no credentials to another scheme, host or port
@@ -868,7 +870,7 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
             break
     except KeyboardInterrupt:
         interrupted = True
-        error = ProbeError("interrupted", "interrupted before the last response")
+        error = ProbeError(ErrorKind.INTERRUPTED, "interrupted before the last response")
     finally:
         run.close()
     total = elapsed_ms(start)
@@ -885,9 +887,13 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
         and not any(lo <= status <= hi for lo, hi in opts.expect_status)
     ):
         ranges = ",".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in opts.expect_status)
-        error = ProbeError("status", f"status {status} is not among the expected ({ranges})")
+        error = ProbeError(
+            ErrorKind.STATUS, f"status {status} is not among the expected ({ranges})"
+        )
     if error is None and opts.max_ms is not None and total > opts.max_ms:
-        error = ProbeError("slow", f"took {total:.1f} ms, more than --max-ms {opts.max_ms:g}")
+        error = ProbeError(
+            ErrorKind.SLOW, f"took {total:.1f} ms, more than --max-ms {opts.max_ms:g}"
+        )
     return HttpReport(
         command="http",
         ok=error is None and not interrupted,

@@ -212,7 +212,7 @@ class _Run:
             sendto(packet, address)
         except OSError as exc:
             self._sent(host)
-            kind = "unreachable" if exc.errno in (101, 113, 112, 64) else "error"
+            kind = ErrorKind.UNREACHABLE if exc.errno in (101, 113, 112, 64) else ErrorKind.ERROR
             err = ProbeError(kind, f"sending to {host.address} failed: {exc.strerror}")
             self._record(host, PingProbe(seq, stamp, "error", None, None, None, None, err, 0))
             return
@@ -262,7 +262,7 @@ class _Run:
                 )
             else:
                 text = msg.error_text or "ICMP error"
-                kind = "ttl_exceeded" if "time to live" in text else "unreachable"
+                kind = ErrorKind.TTL_EXCEEDED if "time to live" in text else ErrorKind.UNREACHABLE
                 err = ProbeError(kind, f"from {msg.source}: {text}")
                 probe = PingProbe(
                     real_seq, stamp, "error", None, msg.ttl, msg.size, msg.source, err, 0
@@ -289,7 +289,7 @@ class _Run:
                 continue  # answered already
             del host.pending[seq]
             real = entry[3]
-            err = ProbeError("timeout", f"no reply within {self.opts.timeout:g} s")
+            err = ProbeError(ErrorKind.TIMEOUT, f"no reply within {self.opts.timeout:g} s")
             self._record(host, PingProbe(real, entry[2], "timeout", None, None, None, None, err, 0))
 
     def loop(self) -> None:
@@ -429,7 +429,7 @@ def _health(stats: PingStats, probes: Sequence[PingProbe], opts: PingOptions) ->
         errs = [p.error for p in probes if p.status == "error" and p.error is not None]
         if errs:
             return ProbeError(errs[0].kind, f"no reply; {errs[0].message}")
-        return ProbeError("timeout", f"no reply to {stats.sent} echo requests (100% loss)")
+        return ProbeError(ErrorKind.TIMEOUT, f"no reply to {stats.sent} echo requests (100% loss)")
     if opts.max_loss is not None and stats.loss_pct is not None and stats.loss_pct > opts.max_loss:
         return ProbeError(
             ErrorKind.THRESHOLD,
@@ -437,7 +437,7 @@ def _health(stats: PingStats, probes: Sequence[PingProbe], opts: PingOptions) ->
         )
     if opts.max_rtt_ms is not None and stats.avg_ms is not None and stats.avg_ms > opts.max_rtt_ms:
         return ProbeError(
-            "threshold",
+            ErrorKind.THRESHOLD,
             f"average RTT {stats.avg_ms:.3f} ms exceeds --max-rtt-ms {opts.max_rtt_ms:g}",
         )
     return None

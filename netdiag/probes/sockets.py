@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
+from netdiag.errors import ErrorKind
 from netdiag.result import Envelope, ProbeError
 from netdiag.sockdiag import STATES, TIME_WAIT, Sock, address, read_table
 from netdiag.targets import format_hostport
@@ -267,7 +268,8 @@ def snapshot(opts: SocketsOptions) -> SocketsReport:
     error = None
     if opts.max_time_wait is not None and len(tw) > opts.max_time_wait:
         error = ProbeError(
-            "threshold", f"{len(tw)} TIME_WAIT sockets exceed --max-time-wait {opts.max_time_wait}"
+            ErrorKind.THRESHOLD,
+            f"{len(tw)} TIME_WAIT sockets exceed --max-time-wait {opts.max_time_wait}",
         )
     return SocketsReport(
         command="sockets",

@@ -294,14 +294,14 @@ def _target_result(
             )
             error = ProbeError(first.kind, msg, first.hint)
         elif not probes and opts.count > 0:
-            error = ProbeError("interrupted", "interrupted before any connect completed")
+            error = ProbeError(ErrorKind.INTERRUPTED, "interrupted before any connect completed")
         elif (
             opts.max_connect_ms is not None
             and stats.p50_ms is not None
             and stats.p50_ms > opts.max_connect_ms
         ):
             error = ProbeError(
-                "threshold",
+                ErrorKind.THRESHOLD,
                 f"median connect time {stats.p50_ms:.3f} ms exceeds --max-connect-ms "
                 f"{opts.max_connect_ms:g}",
             )

@@ -27,6 +27,7 @@ from netdiag.certs import (
     system_trust_store,
 )
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
+from netdiag.errors import ErrorKind
 from netdiag.files import MAX_LIST_BYTES, FileError, read_bounded
 from netdiag.resolve import resolve
 from netdiag.result import Envelope, ProbeError
@@ -190,7 +191,7 @@ def probe_tls(target: Target, opts: TlsOptions) -> TlsReport:
     try:
         return _probe(target, opts, out)
     except KeyboardInterrupt:
-        err = ProbeError("interrupted", "interrupted before the inspection finished")
+        err = ProbeError(ErrorKind.INTERRUPTED, "interrupted before the inspection finished")
         return out.build(err, interrupted=True)
 
 
@@ -274,7 +275,7 @@ def judge(
         found.insert(
             0,
             ProbeError(
-                "config",
+                ErrorKind.CONFIG,
                 f"no trust anchors ({why})",
                 hint="give --ca-file PEM with the CAs to trust",
             ),
