@@ -308,3 +308,4 @@ def test_ctrl_c_keeps_finished_hops(lab):
     )
     assert r.code == 130, r.err
     assert r.json()["interrupted"] is True
+    assert r.json()["error"]["kind"] == "interrupted"

@@ -336,4 +336,5 @@ def test_ctrl_c_json_still_one_document(lab):
     assert r.code == 130, r.err
     doc = r.json()
     assert doc["interrupted"] is True and doc["ok"] is False
+    assert doc["error"]["kind"] == "interrupted"  # it was null before: ok false, no reason
     assert doc["results"][0]["stats"]["sent"] >= 1
