@@ -44,7 +44,7 @@ def main() -> None:
     with lab_process("--extra-tcp", "3") as lab:
         made = make_time_wait(lab["extra_tcp"], TARGET)
     time.sleep(1)
-    from netdiag.sockdiag import TIME_WAIT, read_netlink
+    from netdiag.net.sockdiag import TIME_WAIT, read_netlink
 
     tw = sum(1 for s in read_netlink() if s.state == TIME_WAIT)
     print(f"made {made} connections; {tw} sockets in TIME_WAIT now")

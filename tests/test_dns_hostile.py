@@ -18,7 +18,7 @@ from conftest import Outcome, run_process
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import netdiag.dnsquery as dnsquery
+import netdiag.net.dnsquery as dnsquery
 import netdiag.probes.dnstrace as dnstrace
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from netdiag.certs import load_pem_bundle, system_trust_store
+from netdiag.net.certs import load_pem_bundle, system_trust_store
 
 PHASE_KEYS = (
     "dns_ms",

@@ -34,7 +34,7 @@ def make_time_wait(host: str, n: int = N) -> tuple[TcpServer, int]:
 
 
 def count_tw(port: int) -> int:
-    from netdiag.sockdiag import TIME_WAIT, read_netlink
+    from netdiag.net.sockdiag import TIME_WAIT, read_netlink
 
     return sum(1 for s in read_netlink() if s.state == TIME_WAIT and s.rport == port)
 
@@ -127,7 +127,7 @@ def test_ipv6_time_wait(cli):
 
 
 def test_proc_fallback_agrees_with_netlink(tw4):
-    from netdiag.sockdiag import read_netlink, read_proc
+    from netdiag.net.sockdiag import read_netlink, read_proc
 
     def key(s):
         return tuple(s)
@@ -177,7 +177,7 @@ def test_bad_input_exit_2(cli, args):
 
 
 def test_psutil_path_agrees_with_netlink(tw4):
-    from netdiag.sockdiag import read_netlink, read_psutil
+    from netdiag.net.sockdiag import read_netlink, read_psutil
 
     def ours(rows):
         return sorted(tuple(s) for s in rows if tw4 in (s.lport, s.rport))

@@ -66,7 +66,7 @@ def test_exit_status_mapping():
 def test_ping_duplicate_and_late_replies_are_counted_not_lost():
     # A network that duplicates packets cannot be built here (no netem), so the matching of
     # replies to probes is checked directly.
-    from netdiag import icmp
+    from netdiag.net import icmp
     from netdiag.probes.ping import PingOptions, _Host, _Run, stats_of
     from netdiag.targets import Target
 

@@ -16,8 +16,8 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netdiag.certs import UNREADABLE, Served, describe, problems, served_chain
 from netdiag.lab.pki import make_ca, make_leaf, pem
+from netdiag.net.certs import UNREADABLE, Served, describe, problems, served_chain
 from netdiag.probes.tls import TlsOptions, judge
 
 MALFORMED = [("bad_san", "subjectAltName"), ("bad_basic_constraints", "basicConstraints")]

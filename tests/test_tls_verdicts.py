@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import run_process
 
-from netdiag.certs import WARN_DAYS, assess, verify_trust
 from netdiag.lab.pki import DAY, make_ca, make_leaf, pem
+from netdiag.net.certs import WARN_DAYS, assess, verify_trust
 
 OPENSSL = shutil.which("openssl")
 requires_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed")

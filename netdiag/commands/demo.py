@@ -23,7 +23,7 @@ class Step(NamedTuple):
 
 
 def _ping_step() -> Step:
-    from netdiag import icmp
+    from netdiag.net import icmp
 
     sock, _err = icmp.open_socket(4)
     if sock is not None:

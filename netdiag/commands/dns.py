@@ -162,7 +162,7 @@ def command(
     import dns.name
     import dns.reversename
 
-    from netdiag.dnsquery import rdtype_of
+    from netdiag.net.dnsquery import rdtype_of
 
     if any(c.isspace() for c in name) or not name:
         raise usage_error(f"'{name}' is not a valid domain name")
@@ -261,8 +261,8 @@ def _lookup(
     version: int | None,
 ) -> DnsLookupReport:
     from netdiag.cli import usage_error
+    from netdiag.net.resolve import resolve
     from netdiag.probes.dns import DnsLookupReport, DnsOptions, Server, lookup
-    from netdiag.resolve import resolve
     from netdiag.result import ProbeError
     from netdiag.targets import TargetError, parse_target
 

@@ -32,8 +32,8 @@ def read_ca_option(ca_file: Path | None) -> bytes | None:
     cannot be read, is too large, is a device, or holds no certificate."""
     if ca_file is None:
         return None
-    from netdiag.certs import read_ca_file
     from netdiag.files import FileError
+    from netdiag.net.certs import read_ca_file
 
     try:
         return read_ca_file(ca_file)

@@ -94,8 +94,8 @@ def command(
     json_output: JsonOption = False,
 ) -> None:
     from netdiag.cli import usage_error
+    from netdiag.net.sockdiag import STATE_IDS
     from netdiag.probes.sockets import BY_CHOICES, SocketsOptions, snapshot
-    from netdiag.sockdiag import STATE_IDS
 
     wanted: list[int] = []
     for s in states or []:

@@ -97,9 +97,9 @@ def command(
     import resource
 
     from netdiag.cli import usage_error
+    from netdiag.net.resolve import Resolution
     from netdiag.output import TextOutput, emit_json, terminal_safe
     from netdiag.probes.tcp import TcpOptions, TcpProbe, probe_tcp
-    from netdiag.resolve import Resolution
     from netdiag.result import exit_status
     from netdiag.targets import TargetError, parse_target
 

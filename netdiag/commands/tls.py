@@ -143,7 +143,7 @@ def command(
     if starttls is not None and starttls.lower() not in STARTTLS:
         raise usage_error(f"--starttls takes smtp, imap or pop3, not '{starttls}'")
     protocol = starttls.lower() if starttls else None
-    from netdiag.starttls import DEFAULT_PORTS
+    from netdiag.net.starttls import DEFAULT_PORTS
 
     default_port = DEFAULT_PORTS[protocol] if protocol else 443
     try:

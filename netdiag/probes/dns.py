@@ -23,7 +23,8 @@ import dns.rdatatype
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.concurrency import run_all
-from netdiag.dnsquery import (
+from netdiag.errors import ErrorKind
+from netdiag.net.dnsquery import (
     Record,
     answer_chain,
     authority_ns,
@@ -34,7 +35,6 @@ from netdiag.dnsquery import (
     rcode_text,
     section_records,
 )
-from netdiag.errors import ErrorKind
 from netdiag.result import Envelope, ProbeError, summarize_errors
 from netdiag.targets import format_hostport
 

@@ -30,7 +30,8 @@ import dns.zonefile
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.concurrency import run_all
-from netdiag.dnsquery import (
+from netdiag.errors import ErrorKind
+from netdiag.net.dnsquery import (
     Exchange,
     Record,
     answer_chain,
@@ -40,7 +41,6 @@ from netdiag.dnsquery import (
     rcode_text,
     section_records,
 )
-from netdiag.errors import ErrorKind
 from netdiag.result import Envelope, ProbeError
 
 # IANA root hints (named.root), names with their IPv4 and IPv6 addresses.

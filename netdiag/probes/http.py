@@ -4,11 +4,11 @@ waterfall: ``dns_ms`` -> ``connect_ms`` -> ``tls_ms`` -> ``verify_ms`` -> ``ttfb
 up to the hop's ``total_ms``. What netdiag needs once per process (the TLS and HTTP/2 code,
 the trust store) is loaded before the clock starts: it is start-up, not the request.
 
-Built from netdiag's own blocks: name resolution (:mod:`netdiag.resolve`), the TCP connect
-(:mod:`netdiag.tcpconnect`), the TLS handshake and certificate verdict (:mod:`netdiag.tlsconn`,
-:mod:`netdiag.probes.tls`), and h11/h2 for HTTP (:mod:`netdiag.httpclient`). A hop to the same
-scheme, host and port as an earlier one reuses its kept-alive connection, and shows that no
-lookup, connect or handshake was needed.
+Built from netdiag's own blocks in :mod:`netdiag.net`: name resolution (``resolve``), the TCP
+connect (``tcpconnect``), the TLS handshake (``tlsconn``) and the certificate verdict
+(``certs``), and h11/h2 for HTTP (``httpclient``). A hop to the same scheme, host and port as
+an earlier one reuses its kept-alive connection, and shows that no lookup, connect or
+handshake was needed.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from urllib.parse import urljoin, urlsplit
 from netdiag import __version__
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.errors import ErrorKind
-from netdiag.httpclient import Exchange, Http1, Http2, PlainStream, Stream
-from netdiag.resolve import resolve
+from netdiag.net.httpclient import Exchange, Http1, Http2, PlainStream, Stream
+from netdiag.net.resolve import resolve
+from netdiag.net.tcpconnect import connect
 from netdiag.result import Envelope, ProbeError
 from netdiag.targets import (
     Target,
@@ -36,7 +37,6 @@ from netdiag.targets import (
     redact_userinfo,
     strip_userinfo,
 )
-from netdiag.tcpconnect import connect
 
 SCHEMES = {"http": 80, "https": 443}
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
@@ -500,8 +500,8 @@ class _Run:
             client = Http1(stream, opts.max_header_bytes)
             return _Conn(client, stream, endpoint.address, endpoint.port, routed, None), None
 
+        from netdiag.net.tlsconn import handshake
         from netdiag.probes.tls import TlsOptions, judge
-        from netdiag.tlsconn import handshake
 
         alpn = ["h2", "http/1.1"] if opts.http2 else ["http/1.1"]
         where = format_hostport(endpoint.address, endpoint.port)
@@ -738,20 +738,17 @@ def _load_once(t: Target, opts: HttpOptions) -> None:
     if t.scheme == "https" and "https" not in _LOADED:
         from OpenSSL import SSL
 
-        import netdiag.probes.tls
-        import netdiag.tlsconn  # noqa: F401
-
         SSL.Context(SSL.TLS_CLIENT_METHOD)  # OpenSSL reads its configuration once (~1 ms)
         _LOADED.add("https")
     if t.scheme == "https":  # the store in use: cached per bundle (and per file)
-        from netdiag.certs import load_pem_bundle, system_trust_store
+        from netdiag.net.certs import load_pem_bundle, system_trust_store
 
         if opts.ca_pem is not None:
             load_pem_bundle(opts.ca_pem)
         else:
             system_trust_store()
     if opts.http2 and t.scheme == "https" and "h2" not in _LOADED:
-        from netdiag.httpclient import load_http2
+        from netdiag.net.httpclient import load_http2
 
         load_http2()
         _LOADED.add("h2")

@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from netdiag import icmp
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.concurrency import run_all
 from netdiag.errors import ErrorKind
-from netdiag.resolve import Resolution, resolve
+from netdiag.net import icmp
+from netdiag.net.resolve import Resolution, resolve
 from netdiag.result import Envelope, ProbeError, summarize_errors
 from netdiag.stats import Stats, percentile, summarize
 from netdiag.targets import Target

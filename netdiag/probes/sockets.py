@@ -18,8 +18,8 @@ from pathlib import Path
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.errors import ErrorKind
+from netdiag.net.sockdiag import STATES, TIME_WAIT, Sock, address, read_table
 from netdiag.result import Envelope, ProbeError
-from netdiag.sockdiag import STATES, TIME_WAIT, Sock, address, read_table
 from netdiag.targets import format_hostport
 
 TIME_WAIT_SECONDS = 60

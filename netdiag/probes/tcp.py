@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.errors import ErrorKind
-from netdiag.resolve import Endpoint, Resolution, resolve
+from netdiag.net.resolve import Endpoint, Resolution, resolve
+from netdiag.net.tcpconnect import PendingConnect, TcpInfo, close, connect_error, read_tcp_info
 from netdiag.result import Envelope, ProbeError, summarize_errors
 from netdiag.stats import Stats, summarize
 from netdiag.targets import Target
-from netdiag.tcpconnect import PendingConnect, TcpInfo, close, connect_error, read_tcp_info
 
 
 @dataclass(frozen=True, slots=True)

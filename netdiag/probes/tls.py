@@ -16,7 +16,10 @@ from pathlib import Path
 
 from cryptography import x509
 
-from netdiag.certs import (
+from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
+from netdiag.errors import ErrorKind
+from netdiag.files import MAX_LIST_BYTES, FileError, read_bounded
+from netdiag.net.certs import (
     WARN_DAYS,
     CertInfo,
     assess,
@@ -26,13 +29,10 @@ from netdiag.certs import (
     served_chain,
     system_trust_store,
 )
-from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
-from netdiag.errors import ErrorKind
-from netdiag.files import MAX_LIST_BYTES, FileError, read_bounded
-from netdiag.resolve import resolve
+from netdiag.net.resolve import resolve
+from netdiag.net.tcpconnect import connect
 from netdiag.result import Envelope, ProbeError
 from netdiag.targets import Target, format_hostport
-from netdiag.tcpconnect import connect
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,14 +213,14 @@ def _probe(target: Target, opts: TlsOptions, out: _Report) -> TlsReport:
     out.tcp_connect_ms = conn.connect_ms
     sock = conn.sock
     if opts.starttls:
-        from netdiag.starttls import upgrade
+        from netdiag.net.starttls import upgrade
 
         err = upgrade(sock, opts.starttls, opts.timeout)
         if err is not None:
             sock.close()
             return out.build(err)
 
-    from netdiag.tlsconn import handshake
+    from netdiag.net.tlsconn import handshake
 
     where = format_hostport(endpoint.address, endpoint.port)
     session, err = handshake(

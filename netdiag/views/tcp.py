@@ -7,8 +7,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from netdiag.net.resolve import Resolution
 from netdiag.probes.tcp import AddressStats, TcpProbe, TcpReport, TcpTargetResult
-from netdiag.resolve import Resolution
 from netdiag.result import ProbeError
 from netdiag.stats import Stats
 from netdiag.targets import Target, format_hostport

@@ -19,7 +19,7 @@ from netdiag.views.common import (
 )
 
 if TYPE_CHECKING:
-    from netdiag.certs import CertInfo
+    from netdiag.net.certs import CertInfo
     from netdiag.probes.tls import TlsReport
 
 

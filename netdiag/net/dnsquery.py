@@ -2,7 +2,7 @@
 
 dnspython builds and parses every message; this module owns only the transport: a connected
 UDP socket (so ICMP port-unreachable is reported, and datagrams from other sources never reach
-us) and a TCP connection from :mod:`netdiag.tcpconnect` with RFC 1035 two-byte length framing.
+us) and a TCP connection from :mod:`netdiag.net.tcpconnect` with RFC 1035 two-byte length framing.
 Every response is checked before it is trusted: bytes that do not parse, a wrong message ID,
 or an answer to a different question are rejected and reported, and the wait goes on until a
 valid answer or the deadline. A UDP answer with TC set is retried over TCP.
@@ -33,10 +33,10 @@ import dns.rdatatype
 
 from netdiag.clock import now_ns
 from netdiag.errors import ErrorKind
-from netdiag.resolve import Endpoint
+from netdiag.net.resolve import Endpoint
+from netdiag.net.tcpconnect import connect
 from netdiag.result import ProbeError
 from netdiag.targets import format_hostport
-from netdiag.tcpconnect import connect
 
 EDNS_PAYLOAD = 1232
 """The EDNS0 UDP payload size we advertise (the DNS Flag Day 2020 value): larger answers come

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from netdiag.clock import elapsed_ms, now_ns
 from netdiag.errors import ErrorKind
-from netdiag.resolve import Endpoint
+from netdiag.net.resolve import Endpoint
 from netdiag.result import ProbeError
 from netdiag.targets import format_hostport
 

@@ -9,7 +9,7 @@ between turns. A socket BIO would let OpenSSL loop inside one C call for as long
 keeps data coming (endless HelloRequest messages during the handshake, which OpenSSL skips
 in a loop; session tickets after it), where no deadline and no Ctrl-C can reach it.
 Certificates are *not* verified here (verification mode none): the handshake
-must succeed so that a broken chain can still be shown; :mod:`netdiag.certs` judges it.
+must succeed so that a broken chain can still be shown; :mod:`netdiag.net.certs` judges it.
 
 Importing this module imports pyOpenSSL and cryptography: only commands that speak TLS do.
 """
@@ -25,8 +25,8 @@ from OpenSSL import SSL, crypto
 
 from netdiag.clock import now_ns
 from netdiag.errors import ErrorKind
+from netdiag.net.tcpconnect import check_deadline, wait_ready
 from netdiag.result import ProbeError
-from netdiag.tcpconnect import check_deadline, wait_ready
 
 _NOT_TLS_HINTS = (
     "wrong version number",
