@@ -3,7 +3,7 @@
 ``error.kind`` in JSON (and each problem's and warning's ``kind``) is one of these values; the
 README lists them with their meaning. A kind names the fault, not the symptom: a referral is
 not NODATA, an unreachable server is not a lame one. Adding a kind means adding it here (and
-to the README): :class:`netdiag.result.ProbeError` refuses any other string.
+to the README): :class:`netdiag.results.ProbeError` refuses any other string.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The one output layer: JSON for scripts, rich text for people.
 
-JSON is derived generically from a command's report (:func:`netdiag.result.to_jsonable`), so
+JSON is derived generically from a command's report (:func:`netdiag.results.to_jsonable`), so
 stdout under ``--json`` is exactly one document. Human text is written per command as pure
 functions ``result -> renderables`` (``netdiag.views``) and printed here: colour only on a
 terminal, plain text when piped, ``NO_COLOR`` honoured (rich reads it). rich is imported only
@@ -140,7 +140,7 @@ def json_document(report: Any) -> str:
     indented for reading, and any JSON parser takes it)."""
     import json  # here, not at start-up: `netdiag --help` only needs error_line
 
-    from netdiag.result import to_jsonable
+    from netdiag.results import to_jsonable
 
     text = json.dumps(to_jsonable(report), indent=2, ensure_ascii=False)
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -17,13 +17,13 @@ from typing import Any
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 REPORTS: dict[str, tuple[str, ...]] = {
-    "ping": ("netdiag.probes.ping:PingReport",),
-    "tcp": ("netdiag.probes.tcp:TcpReport",),
-    "dns": ("netdiag.probes.dns:DnsLookupReport", "netdiag.probes.dnstrace:DnsTraceReport"),
-    "tls": ("netdiag.probes.tls:TlsReport",),
-    "http": ("netdiag.probes.http:HttpReport",),
-    "sockets": ("netdiag.probes.sockets:SocketsReport",),
-    "lab": ("netdiag.lab:LabReport",),
+    "ping": ("netdiag.results.ping:PingReport",),
+    "tcp": ("netdiag.results.tcp:TcpReport",),
+    "dns": ("netdiag.results.dns:DnsLookupReport", "netdiag.results.dns:DnsTraceReport"),
+    "tls": ("netdiag.results.tls:TlsReport",),
+    "http": ("netdiag.results.http:HttpReport",),
+    "sockets": ("netdiag.results.sockets:SocketsReport",),
+    "lab": ("netdiag.results.lab:LabReport",),
 }
 """Each command with JSON output, and the report type(s) its document is one of."""
 

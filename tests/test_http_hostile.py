@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from netdiag.lab.http import can
 from netdiag.probes.http import SCHEMES, HttpOptions, probe_http
-from netdiag.result import to_jsonable
+from netdiag.results import to_jsonable
 from netdiag.targets import parse_target
 
 TIMEOUT = 2.0

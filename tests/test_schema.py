@@ -13,7 +13,7 @@ from schema_util import validate
 
 from netdiag.errors import CANNOT_RUN, ErrorKind
 from netdiag.exitcodes import ExitStatus
-from netdiag.result import Envelope, ProbeError, exit_status
+from netdiag.results import Envelope, ProbeError, exit_status
 from netdiag.schema import COMMANDS, generate, render, text
 
 ROOT = Path(__file__).resolve().parent.parent

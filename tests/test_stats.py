@@ -51,7 +51,7 @@ def test_summary_invariants(samples):
 
 def test_exit_status_mapping():
     from netdiag.exitcodes import ExitStatus
-    from netdiag.result import ProbeError, exit_status
+    from netdiag.results import ProbeError, exit_status
 
     class R:
         def __init__(self, ok, error=None, interrupted=False):

@@ -13,7 +13,8 @@ import pytest
 from conftest import run_process
 from schema_util import loads
 
-from netdiag.probes.ping import PingOptions, PingProbe, PingStats, _health, stats_of
+from netdiag.probes.ping import PingOptions, _health, stats_of
+from netdiag.results.ping import PingProbe, PingStats
 from netdiag.stats import Stats, summarize
 from netdiag.views.common import fmt_pct
 

@@ -15,9 +15,9 @@ import pytest
 from conftest import requires_root, run_process
 from rich.console import Console
 
-from netdiag.probes.ping import PingHostResult, PingReport, PingStats
-from netdiag.probes.tcp import AddressStats, TcpReport, TcpTargetResult
-from netdiag.result import ProbeError
+from netdiag.results import ProbeError
+from netdiag.results.ping import PingHostResult, PingReport, PingStats
+from netdiag.results.tcp import AddressStats, TcpReport, TcpTargetResult
 from netdiag.stats import Stats, summarize
 from netdiag.views import ping as ping_view
 from netdiag.views import tcp as tcp_view

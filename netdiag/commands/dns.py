@@ -15,8 +15,7 @@ if TYPE_CHECKING:
     import dns.name
 
     from netdiag.output import TextOutput
-    from netdiag.probes.dns import DnsLookupReport
-    from netdiag.probes.dnstrace import DnsTraceReport
+    from netdiag.results.dns import DnsLookupReport, DnsTraceReport
 
 HELP = """\
 Look up NAME (record TYPEs default to A) the way a stub resolver does: one query with
@@ -263,7 +262,7 @@ def _lookup(
     from netdiag.cli import usage_error
     from netdiag.net.resolve import resolve
     from netdiag.probes.dns import DnsLookupReport, DnsOptions, Server, lookup
-    from netdiag.result import ProbeError
+    from netdiag.results import ProbeError
     from netdiag.targets import TargetError, parse_target
 
     servers: list[Server] = []

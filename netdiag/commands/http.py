@@ -19,7 +19,7 @@ from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
     from netdiag.output import TextOutput
-    from netdiag.probes.http import HttpReport
+    from netdiag.results.http import HttpReport
 
 HELP = """\
 Request URL and show what happens when a client opens it, phase by phase: the DNS lookup,

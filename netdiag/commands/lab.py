@@ -54,8 +54,9 @@ def _serve(duration: float, extra_tcp: int, json_output: bool) -> None:
     import threading
 
     from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
-    from netdiag.lab import Lab, LabReport, TcpServer
+    from netdiag.lab import Lab, TcpServer
     from netdiag.output import TextOutput, emit_json
+    from netdiag.results.lab import LabReport
 
     started_at, start = utc_now_iso(), now_ns()
     with Lab() as lab:

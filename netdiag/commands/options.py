@@ -49,7 +49,7 @@ def finish(report: Any, json_output: bool, render: Callable[[TextOutput, Any], N
     ``render`` gets the report with every string made safe for a terminal
     (:func:`netdiag.output.terminal_safe`): it is what a peer sent, and views show it."""
     from netdiag.output import TextOutput, emit_json, terminal_safe
-    from netdiag.result import exit_status
+    from netdiag.results import exit_status
 
     if json_output:
         emit_json(report)

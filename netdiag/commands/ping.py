@@ -173,7 +173,7 @@ def command(
 
     from netdiag.output import TextOutput, emit_json, terminal_safe
     from netdiag.probes.ping import PingOptions, PingProbe, probe_ping
-    from netdiag.result import exit_status
+    from netdiag.results import exit_status
 
     opts = PingOptions(
         count=count,

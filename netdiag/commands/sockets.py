@@ -11,7 +11,7 @@ from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
     from netdiag.output import TextOutput
-    from netdiag.probes.sockets import SocketsReport
+    from netdiag.results.sockets import SocketsReport
 
 HELP = """\
 Count this host's TCP sockets (IPv4 and IPv6) by state, TIME_WAIT first, with breakdowns by
@@ -144,7 +144,7 @@ def _watch(opts: object, every: float, count: int | None) -> int:
     from netdiag.exitcodes import ExitStatus
     from netdiag.output import TextOutput, escaped, terminal_safe
     from netdiag.probes.sockets import snapshot
-    from netdiag.result import exit_status
+    from netdiag.results import exit_status
     from netdiag.views.sockets import sockets_view
 
     out = TextOutput()

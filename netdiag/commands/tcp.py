@@ -100,7 +100,7 @@ def command(
     from netdiag.net.resolve import Resolution
     from netdiag.output import TextOutput, emit_json, terminal_safe
     from netdiag.probes.tcp import TcpOptions, TcpProbe, probe_tcp
-    from netdiag.result import exit_status
+    from netdiag.results import exit_status
     from netdiag.targets import TargetError, parse_target
 
     version = ip_version(ipv4, ipv6)

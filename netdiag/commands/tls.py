@@ -19,7 +19,7 @@ from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
     from netdiag.output import TextOutput
-    from netdiag.probes.tls import TlsReport
+    from netdiag.results.tls import TlsReport
 
 HELP = """\
 Connect to HOST[:PORT] (port 443, or the protocol's port with --starttls), do a TLS

@@ -34,7 +34,6 @@ import threading
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from netdiag.result import Envelope
 from netdiag.targets import format_hostport
 
 IDLE_SECONDS = 30.0
@@ -200,24 +199,6 @@ class SilentPort:
         for f in self.fillers:
             f.close()
         self.sock.close()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LabReport(Envelope):
-    """What ``netdiag lab --json`` prints once the servers are up."""
-
-    endpoints: dict[str, str]
-    """Name -> ``host:port`` of every service."""
-    tls_names: dict[str, str]
-    """TLS service -> the name to send as SNI."""
-    files: dict[str, str]
-    """Files the lab made: ``tls_ca_file``, the lab root CA to trust."""
-    urls: dict[str, str]
-    """Base URLs of the web servers."""
-    extra_tcp: tuple[str, ...]
-    """``host:port`` of the extra TCP listeners (--extra-tcp)."""
-    stops_after_s: float
-    """The lab stops this many seconds after it started (--duration)."""
 
 
 @dataclass

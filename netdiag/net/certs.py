@@ -33,30 +33,8 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from netdiag.errors import ErrorKind
-from netdiag.result import ProbeError
-
-
-@dataclass(frozen=True, slots=True)
-class CertInfo:
-    position: int
-    """0 for the leaf, then in the order the server sent them."""
-    subject: str
-    issuer: str
-    san_dns: tuple[str, ...]
-    san_ip: tuple[str, ...]
-    serial: str
-    not_before: str
-    not_after: str
-    days_left: int
-    """Whole days until not_after (negative once expired)."""
-    key_type: str
-    key_size: int | None
-    key_curve: str | None
-    signature_algorithm: str
-    sha256: str
-    is_ca: bool
-    self_signed: bool
-    pem: str | None = None
+from netdiag.results import ProbeError
+from netdiag.results.tls import CertInfo
 
 
 def _iso(dt: datetime) -> str:

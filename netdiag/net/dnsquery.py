@@ -35,7 +35,8 @@ from netdiag.clock import now_ns
 from netdiag.errors import ErrorKind
 from netdiag.net.resolve import Endpoint
 from netdiag.net.tcpconnect import connect
-from netdiag.result import ProbeError
+from netdiag.results import ProbeError
+from netdiag.results.dns import Record
 from netdiag.targets import format_hostport
 
 EDNS_PAYLOAD = 1232
@@ -45,16 +46,6 @@ MAX_MESSAGE = 65535
 """No DNS message is larger (TCP's two-byte length prefix); every read is bounded by it."""
 MAX_REJECTED_KEPT = 10
 """Rejected responses are all counted, but only this many are kept (with the reason)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One resource record, as text: ``data`` is the RDATA in zone-file form."""
-
-    name: str
-    type: str
-    ttl: int
-    data: str
 
 
 def section_records(section: list) -> tuple[Record, ...]:

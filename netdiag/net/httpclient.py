@@ -18,7 +18,7 @@ import h11
 from netdiag.clock import now_ns
 from netdiag.errors import ErrorKind
 from netdiag.net.tcpconnect import check_deadline, wait_ready
-from netdiag.result import ProbeError
+from netdiag.results import ProbeError
 
 READ_SIZE = 65536
 MAX_H2_CONTROL_FRAMES = 1000

@@ -25,7 +25,7 @@ import struct
 from dataclasses import dataclass
 
 from netdiag.errors import ErrorKind
-from netdiag.result import ProbeError
+from netdiag.results import ProbeError
 
 SO_TIMESTAMPNS = 35  # asm-generic/socket.h, 64-bit time_t (SO_TIMESTAMPNS_OLD)
 IP_RECVERR = getattr(socket, "IP_RECVERR", 11)

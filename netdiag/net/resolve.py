@@ -9,33 +9,13 @@ from __future__ import annotations
 
 import socket
 import threading
-from dataclasses import dataclass
 
 from netdiag.clock import elapsed_ms, now_ns
 from netdiag.errors import ErrorKind
-from netdiag.result import ProbeError
+from netdiag.results import ProbeError
+from netdiag.results.resolve import Endpoint, Resolution
 
 FAMILIES = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One resolved address, ready for ``socket.connect``."""
-
-    family: int
-    sockaddr: tuple
-    address: str
-
-    @property
-    def port(self) -> int:
-        return int(self.sockaddr[1])
-
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    endpoints: tuple[Endpoint, ...]
-    dns_ms: float
-    error: ProbeError | None = None
 
 
 def _gai_error(host: str, exc: socket.gaierror, version: int | None) -> ProbeError:

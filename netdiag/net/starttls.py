@@ -8,7 +8,7 @@ import socket
 from netdiag.clock import now_ns
 from netdiag.errors import ErrorKind
 from netdiag.net.tcpconnect import wait_ready
-from netdiag.result import ProbeError
+from netdiag.results import ProbeError
 
 DEFAULT_PORTS = {"smtp": 25, "imap": 143, "pop3": 110}
 MAX_LINE = 4096

@@ -20,30 +20,12 @@ from dataclasses import dataclass
 from netdiag.clock import elapsed_ms, now_ns
 from netdiag.errors import ErrorKind
 from netdiag.net.resolve import Endpoint
-from netdiag.result import ProbeError
+from netdiag.results import ProbeError
+from netdiag.results.tcp import TcpInfo
 from netdiag.targets import format_hostport
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENONET}
 _RESOURCE = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.EADDRNOTAVAIL}
-
-
-@dataclass(frozen=True, slots=True)
-class TcpInfo:
-    """The kernel's view of a connection (Linux ``TCP_INFO``), read right after the handshake.
-
-    ``rtt_ms`` is the smoothed RTT (SRTT) and ``rttvar_ms`` its variance estimate, both seeded
-    by the SYN -> SYN/ACK exchange; ``rto_ms`` the retransmission timeout derived from them;
-    ``snd_mss`` the largest segment this side will send (from the peer's MSS option, less
-    TCP options), ``advmss`` the MSS this side announced in its own SYN.
-    """
-
-    rtt_ms: float
-    rttvar_ms: float
-    rto_ms: float
-    snd_mss: int
-    advmss: int
-    pmtu: int
-    snd_cwnd: int
 
 
 # struct tcp_info (linux/tcp.h): 8 one-byte fields, then 32-bit fields from tcpi_rto on.

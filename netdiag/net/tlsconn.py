@@ -26,7 +26,7 @@ from OpenSSL import SSL, crypto
 from netdiag.clock import now_ns
 from netdiag.errors import ErrorKind
 from netdiag.net.tcpconnect import check_deadline, wait_ready
-from netdiag.result import ProbeError
+from netdiag.results import ProbeError
 
 _NOT_TLS_HINTS = (
     "wrong version number",

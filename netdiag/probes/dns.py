@@ -25,7 +25,6 @@ from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.concurrency import run_all
 from netdiag.errors import ErrorKind
 from netdiag.net.dnsquery import (
-    Record,
     answer_chain,
     authority_ns,
     authority_soa,
@@ -35,7 +34,8 @@ from netdiag.net.dnsquery import (
     rcode_text,
     section_records,
 )
-from netdiag.result import Envelope, ProbeError, summarize_errors
+from netdiag.results import ProbeError, summarize_errors
+from netdiag.results.dns import DnsLookupReport, DnsQueryResult
 from netdiag.targets import format_hostport
 
 
@@ -54,48 +54,6 @@ class DnsOptions:
     timeout: float = 2.0
     retries: int = 1
     recursion_desired: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class DnsQueryResult:
-    name: str
-    type: str
-    server: str
-    transport: str
-    truncated: bool
-    """The UDP answer was truncated (TC) and the query was repeated over TCP."""
-    ok: bool
-    error: ProbeError | None
-    rcode: str | None
-    flags: tuple[str, ...]
-    query_ms: float | None
-    size: int | None
-    """The response's size in bytes."""
-    attempts: int
-    answer: tuple[Record, ...]
-    authority: tuple[Record, ...]
-    additional: tuple[Record, ...]
-    rejected: tuple[str, ...]
-    """Responses that were received but not trusted (garbage, wrong ID, wrong question): the
-    first ten, with the reason."""
-    rejected_count: int
-    """How many responses were rejected in all (a flooding server may send thousands)."""
-    referral: str | None
-    """The zone the server referred to, when it answered with a referral instead of an
-    answer (error kind ``referral``)."""
-    cname_leaves_at: str | None
-    """Where the answer's CNAME chain leaves the server's data (an answer, not NODATA: ask a
-    recursive server, or ``--trace``, for the rest)."""
-    note: str | None
-    """What a person should know about a healthy answer (why it stops at a CNAME)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DnsLookupReport(Envelope):
-    mode: str
-    name: str
-    types: tuple[str, ...]
-    results: tuple[DnsQueryResult, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +173,7 @@ def query_one(
 
 
 def summarize(results: Sequence[DnsQueryResult]) -> ProbeError | None:
-    """The report's error (see :func:`netdiag.result.summarize_errors`), each query named by
+    """The report's error (see :func:`netdiag.results.summarize_errors`), each query named by
     its type and server."""
     return summarize_errors([(f"{r.type} @{r.server}", r.error) for r in results], "queries")
 

@@ -33,7 +33,6 @@ from netdiag.concurrency import run_all
 from netdiag.errors import ErrorKind
 from netdiag.net.dnsquery import (
     Exchange,
-    Record,
     answer_chain,
     authority_soa,
     exchange,
@@ -41,7 +40,8 @@ from netdiag.net.dnsquery import (
     rcode_text,
     section_records,
 )
-from netdiag.result import Envelope, ProbeError
+from netdiag.results import ProbeError
+from netdiag.results.dns import DnsTraceReport, GluelessLookup, Hop, Trace, TraceServer
 
 # IANA root hints (named.root), names with their IPv4 and IPv6 addresses.
 ROOT_HINTS: tuple[tuple[str, str, str], ...] = (
@@ -109,78 +109,6 @@ class TraceOptions:
         if self.total_seconds is not None:
             return self.total_seconds
         return TOTAL_ROUNDS * self.timeout
-
-
-@dataclass(frozen=True, slots=True)
-class TraceServer:
-    name: str
-    address: str
-    glue: bool
-    source: str
-    rtt_ms: float | None
-    rcode: str | None
-    outcome: str
-    """What the server's response means: ``referral``, ``answer``, ``nxdomain``,
-    ``nodata`` (usable); ``lame`` (it answered without authority for the zone: REFUSED,
-    SERVFAIL, an upward or sideways referral, a negative answer with the zone's SOA but
-    without AA);
-    ``not_authoritative`` (a negative answer without the AA flag and without an SOA: not
-    from a name server at all, as a DNS-intercepting middlebox sends); no valid response:
-    ``timeout``, ``unreachable`` (ICMP unreachable), ``refused`` (a TCP reset),
-    ``bad_response`` (every response rejected); ``error`` (another rcode)."""
-    detail: str | None
-    transport: str
-    truncated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class GluelessLookup:
-    """A name server the parent named without glue, resolved from the root."""
-
-    nameserver: str
-    addresses: tuple[str, ...]
-    trace: Trace
-
-
-@dataclass(frozen=True, slots=True)
-class Hop:
-    """One zone cut: the zone, its name servers, and what each server asked said."""
-
-    zone: str
-    nameservers: tuple[str, ...]
-    servers: tuple[TraceServer, ...]
-    glueless: tuple[GluelessLookup, ...]
-    outcome: str
-    """The best server outcome (answer, nxdomain, nodata, referral); ``failed`` when no server
-    gave a usable one; ``stopped`` when a trace bound (time or queries) ended the trace here."""
-    referral: str | None
-    disagreement: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Trace:
-    name: str
-    type: str
-    outcome: str
-    """answer, cname (the answer is a CNAME into another zone), nxdomain, nodata, failed."""
-    error: ProbeError | None
-    hops: tuple[Hop, ...]
-    answer: tuple[Record, ...]
-    cname: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DnsTraceReport(Envelope):
-    mode: str
-    name: str
-    type: str
-    port: int
-    roots: tuple[str, ...]
-    hops: tuple[Hop, ...]
-    answer: tuple[Record, ...]
-    cname_traces: tuple[Trace, ...]
-    """New traces for CNAME targets outside the zone that answered, in order."""
-    queries: int
 
 
 class _Stop(Exception):

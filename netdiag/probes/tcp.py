@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.errors import ErrorKind
 from netdiag.net.resolve import Endpoint, Resolution, resolve
-from netdiag.net.tcpconnect import PendingConnect, TcpInfo, close, connect_error, read_tcp_info
-from netdiag.result import Envelope, ProbeError, summarize_errors
-from netdiag.stats import Stats, summarize
+from netdiag.net.tcpconnect import PendingConnect, close, connect_error, read_tcp_info
+from netdiag.results import ProbeError, summarize_errors
+from netdiag.results.tcp import AddressStats, TcpProbe, TcpReport, TcpTargetResult
+from netdiag.stats import summarize
 from netdiag.targets import Target
 
 
@@ -38,54 +39,6 @@ class TcpOptions:
     rst: bool = False
     max_connect_ms: float | None = None
     max_inflight: int = 256
-
-
-@dataclass(frozen=True, slots=True)
-class TcpProbe:
-    """One connect attempt."""
-
-    seq: int
-    address: str
-    port: int
-    ok: bool
-    connect_ms: float | None
-    error: ProbeError | None
-    local_port: int | None
-    tcp_info: TcpInfo | None
-    time: str
-
-
-@dataclass(frozen=True, slots=True)
-class AddressStats:
-    address: str
-    stats: Stats
-
-
-@dataclass(frozen=True, slots=True)
-class TcpTargetResult:
-    target: str
-    host: str
-    port: int
-    ok: bool
-    error: ProbeError | None
-    dns_ms: float | None
-    """Time to resolve the name; None for an IP literal (no lookup)."""
-    addresses: tuple[str, ...]
-    """Every address the name resolved to (in resolver order)."""
-    probes: tuple[TcpProbe, ...]
-    stats: Stats
-    per_address: tuple[AddressStats, ...]
-    """Statistics for each probed address: one entry, or one per address with ``--all``."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TcpReport(Envelope):
-    count: int
-    interval_s: float
-    timeout_s: float
-    close: str
-    """How connections were closed: ``fin`` (client keeps TIME_WAIT) or ``rst``."""
-    results: tuple[TcpTargetResult, ...]
 
 
 ProbeCallback = Callable[[int, TcpProbe], None]

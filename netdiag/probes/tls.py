@@ -21,7 +21,6 @@ from netdiag.errors import ErrorKind
 from netdiag.files import MAX_LIST_BYTES, FileError, read_bounded
 from netdiag.net.certs import (
     WARN_DAYS,
-    CertInfo,
     assess,
     days_left,
     describe,
@@ -31,7 +30,8 @@ from netdiag.net.certs import (
 )
 from netdiag.net.resolve import resolve
 from netdiag.net.tcpconnect import connect
-from netdiag.result import Envelope, ProbeError
+from netdiag.results import ProbeError
+from netdiag.results.tls import Expiry, Ocsp, TlsReport
 from netdiag.targets import Target, format_hostport
 
 
@@ -52,60 +52,6 @@ class TlsOptions:
     timeout: float = 5.0
     version: int | None = None
     pem: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Ocsp:
-    stapled: bool
-    status: str | None = None
-    """good, revoked or unknown, from the stapled response."""
-    this_update: str | None = None
-    next_update: str | None = None
-    detail: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Expiry:
-    """The certificate in the served chain that expires first."""
-
-    position: int
-    subject: str
-    not_after: str
-    days_left: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TlsReport(Envelope):
-    target: str
-    host: str
-    port: int
-    sni: str | None
-    verify_name: str
-    address: str | None
-    dns_ms: float | None
-    tcp_connect_ms: float | None
-    starttls: str | None
-    handshake_ms: float | None
-    protocol: str | None
-    cipher: str | None
-    cipher_bits: int | None
-    alpn: str | None
-    ocsp: Ocsp | None
-    chain: tuple[CertInfo, ...]
-    trusted: bool | None
-    """The chain verifies now, for this name or not: a path to a trust anchor, and every
-    certificate on it within its validity period now (an expired chain is not trusted)."""
-    path_to_trust_anchor: bool | None
-    """The chain builds to a trust anchor, checked at a moment when every served certificate
-    is valid: an expired chain from a trusted CA has a path, but is not trusted."""
-    trust_store: str | None
-    hostname_match: bool | None
-    earliest_expiry: Expiry | None
-    min_days: int | None
-    """--min-days: a certificate expiring within this many days is a problem."""
-    warn_days: int
-    """--warn-days: a certificate expiring within this many days is a warning."""
-    problems: tuple[ProbeError, ...]
 
 
 def _ocsp(data: bytes | None) -> Ocsp:

@@ -10,7 +10,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from netdiag.result import Envelope, ProbeError
+from netdiag.results import Envelope, ProbeError
 from netdiag.stats import Stats
 
 OK_STYLE = "green"

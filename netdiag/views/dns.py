@@ -12,9 +12,14 @@ from rich.tree import Tree
 from netdiag.views.common import BAD_STYLE, DIM_STYLE, OK_STYLE, closing, fmt_ms
 
 if TYPE_CHECKING:
-    from netdiag.net.dnsquery import Record
-    from netdiag.probes.dns import DnsLookupReport, DnsQueryResult
-    from netdiag.probes.dnstrace import DnsTraceReport, Hop, Trace
+    from netdiag.results.dns import (
+        DnsLookupReport,
+        DnsQueryResult,
+        DnsTraceReport,
+        Hop,
+        Record,
+        Trace,
+    )
 
 OUTCOME_STYLE = {
     "answer": OK_STYLE,

@@ -12,7 +12,7 @@ from rich.text import Text
 from netdiag.views.common import BAD_STYLE, DIM_STYLE, OK_STYLE, closing, error_text, fit, fmt_ms
 
 if TYPE_CHECKING:
-    from netdiag.probes.http import Hop, HttpReport
+    from netdiag.results.http import Hop, HttpReport
 
 PHASES = (
     ("dns", "dns_ms", "dns", "blue"),

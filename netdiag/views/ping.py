@@ -23,7 +23,7 @@ from netdiag.views.common import (
 )
 
 if TYPE_CHECKING:
-    from netdiag.probes.ping import PingHostResult, PingProbe, PingReport, PingStats
+    from netdiag.results.ping import PingHostResult, PingProbe, PingReport, PingStats
 
 
 def header(target: str, address: str | None, size: int, many: bool) -> Text:

@@ -10,7 +10,7 @@ from rich.text import Text
 from netdiag.views.common import BAD_STYLE, DIM_STYLE, closing, table
 
 if TYPE_CHECKING:
-    from netdiag.probes.sockets import SocketsReport
+    from netdiag.results.sockets import SocketsReport
 
 
 def _risk(pct: float) -> str:

@@ -7,9 +7,9 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from netdiag.net.resolve import Resolution
-from netdiag.probes.tcp import AddressStats, TcpProbe, TcpReport, TcpTargetResult
-from netdiag.result import ProbeError
+from netdiag.results import ProbeError
+from netdiag.results.resolve import Resolution
+from netdiag.results.tcp import AddressStats, TcpProbe, TcpReport, TcpTargetResult
 from netdiag.stats import Stats
 from netdiag.targets import Target, format_hostport
 from netdiag.views.common import (

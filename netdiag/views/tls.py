@@ -19,8 +19,7 @@ from netdiag.views.common import (
 )
 
 if TYPE_CHECKING:
-    from netdiag.net.certs import CertInfo
-    from netdiag.probes.tls import TlsReport
+    from netdiag.results.tls import CertInfo, TlsReport
 
 
 def _yes_no(value: bool | None, yes: str, no: str) -> Text:
