@@ -181,8 +181,9 @@ class TextOutput:
         from rich.console import Console
 
         # markup=False: a string in a view is data, never rich markup, so that an address such
-        # as '[fd00::1]:443' or a process named '[kworker]' is printed, not parsed as a style.
-        probe = Console(file=file or sys.stdout, markup=False)
+        # as '[fd00::1]:443' or a process named '[kworker]' is printed, not parsed as a style;
+        # highlight=False: rich would colour numbers and addresses in plain strings on its own.
+        probe = Console(file=file or sys.stdout, markup=False, highlight=False)
         self.is_terminal = probe.is_terminal
         self.console: Console = (
             probe
@@ -195,7 +196,6 @@ class TextOutput:
                 markup=False,
             )
         )
-        self.console.highlight = False
 
     def print(self, *items: RenderableType) -> None:
         for item in items:

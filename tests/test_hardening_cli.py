@@ -365,3 +365,15 @@ def test_strings_in_views_are_data_not_rich_markup():
     text = buf.getvalue()
     assert "[fd00::1]:443" in text and "[kworker/0:1]" in text
     assert "[bold]not a style[/bold]" in text
+
+
+def test_plain_strings_are_not_highlighted_on_a_terminal(monkeypatch):
+    # rich colours numbers, addresses and URLs in plain strings unless highlight is off.
+    import io
+
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    buf = io.StringIO()
+    out = TextOutput(file=buf)
+    assert out.is_terminal
+    out.print("10.0.0.1 answered in 12.5 ms from https://127.0.0.1/")
+    assert "\x1b[" not in buf.getvalue(), repr(buf.getvalue())
