@@ -17,8 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netdiag.lab.pki import make_ca, make_leaf, pem
-from netdiag.net.certs import UNREADABLE, Served, describe, problems, served_chain
-from netdiag.probes.tls import TlsOptions, judge
+from netdiag.net.certs import UNREADABLE, Served, describe, judge, problems, served_chain
 
 MALFORMED = [("bad_san", "subjectAltName"), ("bad_basic_constraints", "basicConstraints")]
 
@@ -146,13 +145,13 @@ NOW = datetime.now(UTC)
 def test_unparsable_certificate_is_a_problem_and_the_rest_is_shown():
     i = LEAF_DER.index(b"\x17\x0d")  # notBefore, a UTCTime: make its month 13
     bad_date = LEAF_DER[: i + 2] + b"991399" + LEAF_DER[i + 8 :]
-    v = judge([bad_date, ROOT_DER], "leaf.test", TlsOptions())
-    kinds = [p.kind for p in v["problems"]]  # type: ignore[attr-defined]
+    v = judge([bad_date, ROOT_DER], "leaf.test")
+    kinds = [p.kind for p in v.problems]
     assert kinds[0] == "bad_certificate" and "hostname_mismatch" in kinds
-    leaf, root = v["chain"]  # type: ignore[misc]
+    leaf, root = v.chain
     assert leaf.subject == UNREADABLE and leaf.not_after == UNREADABLE and leaf.sha256
     assert "hostile test root" in root.subject
-    assert v["earliest_expiry"].position == 1  # type: ignore[attr-defined]
+    assert v.earliest_expiry is not None and v.earliest_expiry.position == 1
 
 
 def test_unreadable_subject_name():
@@ -226,10 +225,10 @@ def test_any_der_gives_a_clean_verdict(ca_file: Path, chain: list[bytes], name: 
     served = served_chain(chain)
     for s in served:
         assert all(kind in {"bad_certificate", "malformed_extension"} for kind, _ in s.faults)
-    v = judge(chain, name, TlsOptions(ca_file=ca_file, min_days=30, pem=True))
-    assert len(v["chain"]) == len(chain)  # type: ignore[arg-type]
-    found = v["problems"]
+    v = judge(chain, name, ca_file=ca_file, min_days=30, with_pem=True)
+    assert len(v.chain) == len(chain)
+    found = v.problems
     assert isinstance(found, tuple)
     assert all(p.kind and p.message for p in found)
     if any(s.cert is None or s.faults for s in served):
-        assert found and v["trusted"] is False
+        assert found and v.trusted is False

@@ -34,7 +34,7 @@ from cryptography.x509.verification import PolicyBuilder, Store, VerificationErr
 
 from netdiag.errors import ErrorKind
 from netdiag.results import ProbeError
-from netdiag.results.tls import CertInfo
+from netdiag.results.tls import CertInfo, Expiry
 
 
 def _iso(dt: datetime) -> str:
@@ -766,3 +766,103 @@ def _in_store(cert: Served, roots: Sequence[x509.Certificate]) -> x509.Certifica
         except _UNREADABLE_ERRORS:
             continue
     return None
+
+
+# -- the verdict that ``tls`` and ``http`` report ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChainVerdict:
+    """The verdict on a served chain, as ``tls`` reports it and ``http`` sums it up: what
+    each certificate says, trust, host name match, the earliest expiry, the problems (most
+    serious first) and the warnings."""
+
+    chain: tuple[CertInfo, ...]
+    """Every certificate as served, leaf first (each part that cannot be read shown so)."""
+    trusted: bool
+    """Verifies now (:attr:`Verdict.trusted`)."""
+    path_to_trust_anchor: bool
+    """Builds to a trust anchor (:attr:`Verdict.path_to_trust_anchor`)."""
+    trust_store: str | None
+    """The CA bundle used: ``--ca-file``, or the system's (None when none was found)."""
+    hostname_match: bool
+    earliest_expiry: Expiry | None
+    problems: tuple[ProbeError, ...]
+    """Most serious first; an empty trust store comes first of all."""
+    warnings: tuple[ProbeError, ...]
+
+    @property
+    def leaf(self) -> CertInfo | None:
+        return self.chain[0] if self.chain else None
+
+
+def _trust_anchors(
+    ca_file: Path | None, ca_pem: bytes | None
+) -> tuple[list[x509.Certificate], str | None, str | None]:
+    """(roots, the store's name, why the file could not be read): ``ca_file``'s certificates
+    (``ca_pem`` when the caller already read it), else the system store."""
+    if ca_file is None:
+        roots, store = system_trust_store()
+        return roots, store, None
+    from netdiag.files import MAX_LIST_BYTES, FileError, read_bounded
+
+    unreadable = None
+    if ca_pem is None:
+        try:
+            ca_pem = read_bounded(ca_file, MAX_LIST_BYTES)
+        except FileError as exc:
+            ca_pem, unreadable = b"", str(exc)
+    return load_pem_bundle(ca_pem), str(ca_file), unreadable
+
+
+def _earliest_expiry(
+    served: Sequence[Served], infos: Sequence[CertInfo], now: datetime
+) -> Expiry | None:
+    dated = [(s.not_after, i) for i, s in enumerate(served) if s.not_after is not None]
+    if not dated:
+        return None
+    _, i = min(dated)
+    return Expiry(i, infos[i].subject, infos[i].not_after, days_left(served[i], now))
+
+
+def judge(
+    chain: Sequence[bytes | x509.Certificate],
+    verify_name: str,
+    *,
+    ca_file: Path | None = None,
+    ca_pem: bytes | None = None,
+    min_days: int | None = None,
+    warn_days: int = WARN_DAYS,
+    with_pem: bool = False,
+) -> ChainVerdict:
+    """The verdict on a served chain (DER as sent, or parsed) for ``verify_name``, against
+    ``ca_file``'s CAs (its contents ``ca_pem`` when already read) or the system store: trust,
+    host name match, expiry within ``min_days`` (a problem) or ``warn_days`` (a warning). A
+    certificate that cannot be read, wholly or in part, is a problem here, never an
+    exception."""
+    now = datetime.now(UTC)
+    served = served_chain(chain)
+    roots, store, unreadable = _trust_anchors(ca_file, ca_pem)
+    v = assess(served, roots, verify_name, now, min_days, warn_days)
+    found = list(v.problems)
+    if not roots:
+        why = unreadable or (f"none in {store}" if store else "no system CA bundle")
+        found.insert(
+            0,
+            ProbeError(
+                ErrorKind.CONFIG,
+                f"no trust anchors ({why})",
+                hint="give --ca-file PEM with the CAs to trust",
+            ),
+        )
+    infos = tuple(describe(s, i, now, with_pem=with_pem) for i, s in enumerate(served))
+    return ChainVerdict(
+        chain=infos,
+        trusted=v.trusted,
+        path_to_trust_anchor=v.path_to_trust_anchor,
+        trust_store=store,
+        hostname_match=v.hostname_match,
+        earliest_expiry=_earliest_expiry(served, infos, now),
+        problems=tuple(found),
+        warnings=v.warnings,
+    )

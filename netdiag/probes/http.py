@@ -17,6 +17,7 @@ import dataclasses
 import ipaddress
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from netdiag import __version__
@@ -384,8 +385,8 @@ class _Run:
             client = Http1(stream, opts.max_header_bytes)
             return _Conn(client, stream, endpoint.address, endpoint.port, routed, None), None
 
+        from netdiag.net.certs import judge
         from netdiag.net.tlsconn import handshake
-        from netdiag.probes.tls import TlsOptions, judge
 
         alpn = ["h2", "http/1.1"] if opts.http2 else ["http/1.1"]
         where = format_hostport(endpoint.address, endpoint.port)
@@ -407,26 +408,24 @@ class _Run:
         # OpenSSL's context before it is netdiag's work (local).
         p.tls_ms = session.handshake_ms
         verify_start = now_ns()
-        from pathlib import Path
-
         verdict = judge(
             session.chain,
             t.host,
-            TlsOptions(ca_file=Path(opts.ca_file) if opts.ca_file else None, ca_pem=opts.ca_pem),
+            ca_file=Path(opts.ca_file) if opts.ca_file else None,
+            ca_pem=opts.ca_pem,
         )
-        chain = verdict["chain"]
-        leaf = chain[0] if chain else None  # type: ignore[index]
+        leaf = verdict.leaf
         summary = TlsSummary(
             protocol=session.protocol,
             cipher=session.cipher,
             alpn=session.alpn,
             sni=sni,
             verify_name=t.host,
-            trusted=verdict["trusted"],  # type: ignore[arg-type]
-            path_to_trust_anchor=verdict["path_to_trust_anchor"],  # type: ignore[arg-type]
-            hostname_match=verdict["hostname_match"],  # type: ignore[arg-type]
-            problems=verdict["problems"],  # type: ignore[arg-type]
-            warnings=verdict["warnings"],  # type: ignore[arg-type]
+            trusted=verdict.trusted,
+            path_to_trust_anchor=verdict.path_to_trust_anchor,
+            hostname_match=verdict.hostname_match,
+            problems=verdict.problems,
+            warnings=verdict.warnings,
             subject=leaf.subject if leaf else None,
             issuer=leaf.issuer if leaf else None,
             not_after=leaf.not_after if leaf else None,

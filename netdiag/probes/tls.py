@@ -9,30 +9,21 @@ certificate that expires soon).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-
-from cryptography import x509
+from typing import TYPE_CHECKING
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.errors import ErrorKind
-from netdiag.files import MAX_LIST_BYTES, FileError, read_bounded
-from netdiag.net.certs import (
-    WARN_DAYS,
-    assess,
-    days_left,
-    describe,
-    load_pem_bundle,
-    served_chain,
-    system_trust_store,
-)
+from netdiag.net.certs import WARN_DAYS, ChainVerdict, judge
 from netdiag.net.resolve import resolve
 from netdiag.net.tcpconnect import connect
 from netdiag.results import ProbeError
-from netdiag.results.tls import Expiry, Ocsp, TlsReport
+from netdiag.results.tls import Ocsp, TlsReport
 from netdiag.targets import Target, format_hostport
+
+if TYPE_CHECKING:
+    from netdiag.net.tlsconn import TlsSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,23 +80,16 @@ class _Report:
         self.handshake_ms: float | None = None
 
     def build(
-        self, error: ProbeError | None, *, interrupted: bool = False, **found: object
+        self,
+        error: ProbeError | None,
+        *,
+        interrupted: bool = False,
+        session: TlsSession | None = None,
+        verdict: ChainVerdict | None = None,
     ) -> TlsReport:
-        fields: dict[str, object] = {
-            "protocol": None,
-            "cipher": None,
-            "cipher_bits": None,
-            "alpn": None,
-            "ocsp": None,
-            "chain": (),
-            "trusted": None,
-            "path_to_trust_anchor": None,
-            "trust_store": None,
-            "hostname_match": None,
-            "earliest_expiry": None,
-            "problems": (error,) if error else (),
-        }
-        fields.update(found)
+        """The report of what was measured: the handshake's outcome once there is a
+        ``session``, the certificates' once there is a ``verdict``."""
+        problems = verdict.problems if verdict else (error,) if error else ()
         return TlsReport(
             command="tls",
             ok=error is None and not interrupted,
@@ -122,10 +106,22 @@ class _Report:
             tcp_connect_ms=self.tcp_connect_ms,
             starttls=self.opts.starttls,
             handshake_ms=self.handshake_ms,
+            protocol=session.protocol if session else None,
+            cipher=session.cipher if session else None,
+            cipher_bits=session.cipher_bits if session else None,
+            alpn=session.alpn if session else None,
+            ocsp=_ocsp(session.ocsp_response) if session else None,
+            chain=verdict.chain if verdict else (),
+            trusted=verdict.trusted if verdict else None,
+            path_to_trust_anchor=verdict.path_to_trust_anchor if verdict else None,
+            trust_store=verdict.trust_store if verdict else None,
+            hostname_match=verdict.hostname_match if verdict else None,
+            earliest_expiry=verdict.earliest_expiry if verdict else None,
             min_days=self.opts.min_days,
             warn_days=self.opts.warn_days,
+            problems=problems,
+            warnings=verdict.warnings if verdict else (),
             duration_ms=elapsed_ms(self.start),
-            **fields,  # type: ignore[arg-type]
         )
 
 
@@ -177,68 +173,16 @@ def _probe(target: Target, opts: TlsOptions, out: _Report) -> TlsReport:
         return out.build(err)
     out.handshake_ms = session.handshake_ms
     try:
-        verdict = judge(session.chain, out.verify_name, opts)
-        first = verdict["problems"][0] if verdict["problems"] else None  # type: ignore[index]
-        return out.build(
-            first,
-            protocol=session.protocol,
-            cipher=session.cipher,
-            cipher_bits=session.cipher_bits,
-            alpn=session.alpn,
-            ocsp=_ocsp(session.ocsp_response),
-            **verdict,
+        verdict = judge(
+            session.chain,
+            out.verify_name,
+            ca_file=opts.ca_file,
+            ca_pem=opts.ca_pem,
+            min_days=opts.min_days,
+            warn_days=opts.warn_days,
+            with_pem=opts.pem,
         )
+        first = verdict.problems[0] if verdict.problems else None
+        return out.build(first, session=session, verdict=verdict)
     finally:
         session.close()
-
-
-def judge(
-    chain: Sequence[bytes | x509.Certificate], verify_name: str, opts: TlsOptions
-) -> dict[str, object]:
-    """The verdict fields for a served chain (DER as sent, or parsed): its description, trust
-    (``trusted``: verifies now; ``path_to_trust_anchor``), host name match, the earliest expiry,
-    every problem (most serious first) and the warnings (``expiring_soon`` within
-    ``opts.warn_days``). A certificate that cannot be read, wholly or in part, is a problem
-    here, never an exception."""
-    now = datetime.now(UTC)
-    served = served_chain(chain)
-    unreadable: str | None = None
-    if opts.ca_file is not None:
-        data = opts.ca_pem
-        if data is None:
-            try:
-                data = read_bounded(opts.ca_file, MAX_LIST_BYTES)
-            except FileError as exc:
-                data, unreadable = b"", str(exc)
-        roots = load_pem_bundle(data)
-        store: str | None = str(opts.ca_file)
-    else:
-        roots, store = system_trust_store()
-    v = assess(served, roots, verify_name, now, opts.min_days, opts.warn_days)
-    found = list(v.problems)
-    if not roots:
-        why = unreadable or (f"none in {store}" if store else "no system CA bundle")
-        found.insert(
-            0,
-            ProbeError(
-                ErrorKind.CONFIG,
-                f"no trust anchors ({why})",
-                hint="give --ca-file PEM with the CAs to trust",
-            ),
-        )
-    infos = tuple(describe(s, i, now, with_pem=opts.pem) for i, s in enumerate(served))
-    dated = [(s.not_after, i) for i, s in enumerate(served) if s.not_after is not None]
-    earliest = None
-    if dated:
-        _, i = min(dated)
-        earliest = Expiry(i, infos[i].subject, infos[i].not_after, days_left(served[i], now))
-    return {
-        "chain": infos,
-        "trusted": v.trusted,
-        "path_to_trust_anchor": v.path_to_trust_anchor,
-        "trust_store": store,
-        "hostname_match": v.hostname_match,
-        "earliest_expiry": earliest,
-        "problems": tuple(found),
-        "warnings": v.warnings,
-    }
