@@ -23,7 +23,15 @@ from urllib.parse import urljoin, urlsplit
 from netdiag import __version__
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.errors import ErrorKind
-from netdiag.net.httpclient import Exchange, Http1, Http2, PlainStream, Stream
+from netdiag.net.httpclient import (
+    Exchange,
+    Http1,
+    Http2,
+    HttpClient,
+    PlainStream,
+    Request,
+    Stream,
+)
 from netdiag.net.resolve import resolve
 from netdiag.net.tcpconnect import connect
 from netdiag.results import ProbeError
@@ -223,7 +231,7 @@ def parse_expect_status(text: str) -> tuple[tuple[int, int], ...]:
 class _Conn:
     """An open connection (``client`` None when it was refused for a bad certificate)."""
 
-    client: Http1 | Http2 | None
+    client: HttpClient | None
     stream: Stream
     address: str
     port: int
@@ -546,30 +554,19 @@ class _Run:
         deadline: int,
     ) -> Exchange:
         """One request and its response over ``conn`` (``request_headers`` as sent)."""
-        assert conn.client is not None and t.port is not None and t.scheme is not None
-        opts = self.opts
-        default_port = 443 if t.scheme == "https" else 80
-        authority = t.host if t.port == default_port else format_hostport(t.host, t.port)
-        if ":" in t.host and t.port == default_port:
-            authority = f"[{t.host}]"
-        authority = host_override or authority
-        wire_headers = (
-            [("Host", authority), *headers] if isinstance(conn.client, Http1) else list(headers)
-        )
-        # HTTP/2 carries the authority and scheme as pseudo-headers, HTTP/1.1 in Host.
-        h2_only = (
-            {"authority": authority, "scheme": t.scheme} if isinstance(conn.client, Http2) else {}
-        )
-        return conn.client.exchange(
-            method,
-            t.path or "/",
-            wire_headers,
-            body or b"",
+        assert conn.client is not None and t.scheme is not None
+        request = Request(
+            method=method,
+            target=t.path or "/",
+            headers=tuple(headers),
+            body=body or b"",
+            authority=host_override or _authority(t),
+            scheme=t.scheme,
             deadline_ns=deadline,
-            timeout=opts.timeout,
-            max_body_bytes=opts.max_body_bytes,
-            **h2_only,
+            timeout=self.opts.timeout,
+            max_body_bytes=self.opts.max_body_bytes,
         )
+        return conn.client.exchange(request)
 
     def _body(self, ex: Exchange, method: str) -> Body | None:
         if ex.status is None:
