@@ -18,10 +18,62 @@ from netdiag.lab import Lab, ipv6_available
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
-requires_root = pytest.mark.skipif(
-    not IS_ROOT, reason="needs root (network namespaces / raw sockets); runs in CI as root"
+# Tests that need root carry the ``root`` marker (registered in pyproject); the hook below skips
+# them elsewhere, so a module never has to be skipped whole for a few privileged tests.
+# ``pytest -m "not root"`` leaves them out, ``pytest -m root`` runs only them.
+requires_root = pytest.mark.root
+ROOT_SKIP_REASON = "needs root (network namespaces / raw sockets); runs in CI as root"
+
+
+def _unprivileged_icmp_allowed() -> bool:
+    """Whether this process may open an ICMP datagram socket (net.ipv4.ping_group_range)."""
+    try:
+        with open("/proc/sys/net/ipv4/ping_group_range") as f:
+            low, high = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        return False
+    return any(low <= gid <= high for gid in {os.getegid(), *os.getgroups()})
+
+
+# ping's default socket: raw as root, else a datagram socket where ping_group_range allows it.
+requires_icmp = pytest.mark.skipif(
+    not (IS_ROOT or _unprivileged_icmp_allowed()),
+    reason="needs root or an unprivileged ICMP socket (net.ipv4.ping_group_range)",
 )
 requires_ipv6 = pytest.mark.skipif(not ipv6_available(), reason="IPv6 (::1) is disabled here")
+
+
+_root_ids: set[str] = set()  # the root-marked tests of this session
+_root_outcomes: dict[str, str] = {}  # their outcomes: passed, failed or skipped
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root_items = [item for item in items if item.get_closest_marker("root")]
+    _root_ids.update(item.nodeid for item in root_items)
+    if not IS_ROOT:
+        for item in root_items:
+            item.add_marker(pytest.mark.skip(reason=ROOT_SKIP_REASON))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Remember the outcome of each root-marked test (its call, or the setup that did not
+    pass: a skip or an error)."""
+    if report.nodeid in _root_ids and (
+        report.when == "call" or (report.when == "setup" and not report.passed)
+    ):
+        _root_outcomes[report.nodeid] = report.outcome
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """One line that CI reads: how many root-marked tests ran (they are skipped unless the
+    suite runs as root)."""
+    if not _root_ids:
+        return
+    found = list(_root_outcomes.values())
+    ran = found.count("passed") + found.count("failed")
+    counts = ", ".join(f"{found.count(k)} {k}" for k in ("passed", "failed", "skipped"))
+    who = "as root" if IS_ROOT else "not root"
+    terminalreporter.write_line(f"root tests: {ran} of {len(_root_ids)} ran ({counts}; {who})")
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """`netdiag ping`: raw and datagram ICMP sockets on loopback, and the failure paths inside
-network namespaces these tests create (root only: CI runs as root)."""
+network namespaces these tests create. Raw sockets and namespaces need root (the ``root``
+marker; CI runs as root); the default socket needs root or an open ping_group_range; usage
+errors need neither."""
 
 from __future__ import annotations
 
@@ -9,13 +11,13 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime
 
 import pytest
-from conftest import interrupt, requires_ipv6, requires_root, run_process
+from conftest import interrupt, requires_icmp, requires_ipv6, requires_root, run_process
 from golden_util import assert_golden, normalise
 from schema_util import loads
 
-pytestmark = requires_root
 HAVE_NS_TOOLS = shutil.which("unshare") is not None and shutil.which("ip") is not None
 needs_ns = pytest.mark.skipif(not HAVE_NS_TOOLS, reason="needs unshare(1) and ip(8) from iproute2")
 
@@ -39,6 +41,7 @@ def in_netns(script: str, *netdiag_args: str, timeout: float = 60):
     return proc
 
 
+@requires_root
 def test_loopback_raw_json(cli):
     r = cli("ping", "127.0.0.1", "-c", "3", "-i", "0.05", "--socket", "raw", "--json")
     assert r.code == 0, r.out
@@ -56,11 +59,13 @@ def test_loopback_raw_json(cli):
     assert s["mdev_ms"] >= 0 and s["jitter_ms"] >= 0
 
 
+@requires_root
 def test_golden(cli):
     doc = cli("ping", "127.0.0.1", "-c", "2", "-i", "0.05", "--socket", "raw", "--json").json()
     assert_golden("ping_loopback", normalise(doc, {}))  # normalise hides every *_ms
 
 
+@requires_root
 def test_size_and_ttl(cli):
     doc = cli(
         "ping", "127.0.0.1", "-c", "1", "-s", "1000", "-t", "7", "--socket", "raw", "--json"
@@ -69,6 +74,7 @@ def test_size_and_ttl(cli):
     assert probe["bytes"] == 1008  # 1000 data bytes plus the 8-byte ICMP header
 
 
+@requires_icmp
 @requires_ipv6
 def test_ipv6_loopback(cli):
     r = cli("ping", "::1", "-c", "2", "-i", "0.05", "--json")
@@ -78,6 +84,7 @@ def test_ipv6_loopback(cli):
     assert all(p["ttl"] == 64 for p in host["probes"])  # the hop limit
 
 
+@requires_icmp
 def test_text_output_like_ping(cli):
     r = run_process("ping", "127.0.0.1", "-c", "2", "-i", "0.05")
     assert r.code == 0
@@ -89,17 +96,28 @@ def test_text_output_like_ping(cli):
     assert "rtt min/avg/max/mdev = " in r.out and "p99" in r.out and "jitter" in r.out
 
 
+@requires_icmp
 def test_many_hosts_concurrently(cli):
-    t0 = time.monotonic()
     r = cli("ping", "127.0.1.0/27", "-c", "3", "-i", "0.2", "--json")
-    took = time.monotonic() - t0
     doc = r.json()
     assert r.code == 0
     assert len(doc["results"]) == 30
     assert all(x["stats"]["received"] == 3 for x in doc["results"])
-    assert took < 2.0  # about count x interval, not 30 x that
+    # Round-robin, not one host after another: every host's first probe goes out before any
+    # host's second (30 hosts x the 2 ms gap fit into the 0.2 s interval).
+    sent = {
+        seq: [
+            datetime.fromisoformat(p["time"])
+            for x in doc["results"]
+            for p in x["probes"]
+            if p["seq"] == seq
+        ]
+        for seq in (1, 2, 3)
+    }
+    assert max(sent[1]) < min(sent[2]) and max(sent[2]) < min(sent[3])
 
 
+@requires_icmp
 def test_hosts_from_file(cli, tmp_path):
     f = tmp_path / "hosts"
     f.write_text("# lab hosts\n127.0.0.1\n127.0.0.2  # second\n\n")
@@ -107,12 +125,14 @@ def test_hosts_from_file(cli, tmp_path):
     assert [x["target"] for x in doc["results"]] == ["127.0.0.1", "127.0.0.2"]
 
 
+@requires_icmp
 def test_thresholds(cli):
     r = cli("ping", "127.0.0.1", "-c", "2", "-i", "0.05", "--max-rtt-ms", "0", "--json")
     assert r.code == 1 and r.json()["error"]["kind"] == "threshold"
     assert cli("ping", "127.0.0.1", "-c", "2", "-i", "0.05", "--max-loss", "0").code == 0
 
 
+@requires_root
 def test_other_pings_replies_are_not_ours(cli):
     other = subprocess.Popen(
         [
@@ -141,6 +161,7 @@ def test_other_pings_replies_are_not_ours(cli):
     assert doc["foreign_replies"] > 0
 
 
+@requires_root
 @needs_ns
 def test_datagram_socket_where_ping_group_range_allows():
     allow = "ip link set lo up && echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range"
@@ -156,6 +177,7 @@ def test_datagram_socket_where_ping_group_range_allows():
     assert loads(proc.stdout)["results"][0]["socket"] == "dgram"
 
 
+@requires_root
 @needs_ns
 def test_datagram_socket_ipv6():
     allow = "ip link set lo up && echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range"
@@ -166,6 +188,7 @@ def test_datagram_socket_ipv6():
     assert loads(proc.stdout)["results"][0]["socket"] == "dgram"
 
 
+@requires_root
 @needs_ns
 def test_no_privilege_exits_3_with_the_fix():
     # A new namespace keeps ping_group_range closed ("1 0"); without CAP_NET_RAW no raw socket.
@@ -199,6 +222,7 @@ def test_no_privilege_exits_3_with_the_fix():
     assert text.returncode == 3 and "hint:" in text.stdout and "Traceback" not in text.stderr
 
 
+@requires_root
 @needs_ns
 def test_no_reply_host_100_percent_loss():
     silent = "ip link set lo up && echo 1 > /proc/sys/net/ipv4/icmp_echo_ignore_all"
@@ -259,6 +283,7 @@ def ping_in(ns, *args):
     return proc.returncode, loads(proc.stdout)
 
 
+@requires_root
 def test_destination_unreachable_reported_per_probe(routed_lab):
     code, doc = ping_in(routed_lab, "10.201.0.5", "-c", "2", "-i", "0.1", "-W", "1")
     assert code == 1
@@ -270,6 +295,7 @@ def test_destination_unreachable_reported_per_probe(routed_lab):
     assert host["stats"]["errors"] == 2 and doc["error"]["kind"] == "unreachable"
 
 
+@requires_root
 def test_time_exceeded_reported_per_probe(routed_lab):
     code, doc = ping_in(routed_lab, "10.202.0.9", "-c", "1", "-t", "1", "-W", "1")
     assert code == 1
@@ -278,6 +304,7 @@ def test_time_exceeded_reported_per_probe(routed_lab):
     assert "10.200.0.2" in probe["error"]["message"]
 
 
+@requires_icmp
 def test_ctrl_c_prints_statistics_and_exits_130():
     r, _ = interrupt("ping", "127.0.0.1", "-c", "100", "-i", "0.1", after_lines=3)
     assert r.code == 130, r.err

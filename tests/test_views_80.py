@@ -12,7 +12,7 @@ import io
 import re
 
 import pytest
-from conftest import requires_root, run_process
+from conftest import requires_icmp, run_process
 from rich.console import Console
 
 from netdiag.results import ProbeError
@@ -294,7 +294,7 @@ def test_tcp_process_at_80_columns(lab):
     assert "nothing sent: dns: fe80::1%nosuchif0" in " ".join(summary.split())
 
 
-@requires_root
+@requires_icmp  # the default socket
 def test_ping_process_at_80_columns():
     hosts = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "fe80::1%nosuchif0"]
     r = run_process(
