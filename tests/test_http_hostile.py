@@ -72,8 +72,8 @@ def test_h2_control_frame_flood_is_named_as_such(lab, base):
     )
     assert code == 1
     assert doc["error"]["kind"] == "bad_response"
-    assert "control-frame flood" in doc["error"]["message"]
-    assert took < TIMEOUT, f"{took:.2f} s"
+    assert "control-frame flood" in doc["error"]["message"]  # named, not a timeout
+    assert took < TIMEOUT + SLACK, f"{took:.2f} s"
 
 
 def test_continue_flood_counts_against_the_header_bound(lab):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import socket
 import sys
 import time
+from datetime import datetime, timedelta
 
 import pytest
 from conftest import interrupt, requires_ipv6, requires_root, run_process
@@ -87,7 +89,7 @@ def test_timeout_is_bounded_by_timeout_option(cli, lab):
     doc = r.json()
     assert doc["error"]["kind"] == "timeout"
     assert "0.3 s" in doc["error"]["message"]
-    assert 0.25 < took < 3.0
+    assert took < 0.3 + 1.5  # a generous deadline: the timeout, not a stopwatch
 
 
 @requires_ipv6
@@ -110,9 +112,7 @@ def test_ipv6_literal_with_port_option(cli, lab):
 def test_several_targets_run_concurrently(cli, lab):
     silent = lab.endpoints["tcp_silent"]
     targets = [silent] * 4 + [lab.endpoints["tcp_open"]]
-    t0 = time.monotonic()
     r = cli("tcp", *targets, "-c", "1", "--timeout", "0.5", "--json")
-    took = time.monotonic() - t0
     doc = r.json()
     assert r.code == 1
     assert len(doc["results"]) == 5
@@ -120,8 +120,10 @@ def test_several_targets_run_concurrently(cli, lab):
     assert doc["error"]["kind"] == "timeout"
     # four identical failures are said once, with the count
     assert doc["error"]["message"].startswith("4 of 5 targets failed the same way: no answer")
-    # Sequentially this would take 4 x 0.5 s; concurrently about one timeout.
-    assert took < 1.6
+    # Concurrently, not one after another: every probe started before the first silent one
+    # gave up (its start plus the 0.5 s timeout).
+    started = [datetime.fromisoformat(x["probes"][0]["time"]) for x in doc["results"]]
+    assert max(started) < min(started[:4]) + timedelta(seconds=0.5)
 
 
 def test_results_keep_target_order_and_shape_for_one_or_many(cli, lab):
@@ -252,7 +254,7 @@ def test_dns_failure_kind(cli, fake_resolver):
 def test_dns_timeout_is_bounded(cli, fake_resolver):
     t0 = time.monotonic()
     r = cli("tcp", "slow.lab.test:80", "-c", "1", "--timeout", "0.3", "--json")
-    assert time.monotonic() - t0 < 1.2
+    assert time.monotonic() - t0 < 0.3 + 1.5  # the resolver takes 1.5 s: not waited for
     err = r.json()["error"]
     assert err["kind"] == "dns" and "timed out" in err["message"]
 
@@ -262,9 +264,12 @@ def test_slow_name_does_not_delay_other_targets(cli, lab, fake_resolver):
         "tcp", "slow.lab.test:80", lab.endpoints["tcp_open"], "-c", "1", "--timeout", "3", "--json"
     )
     doc = r.json()
-    fast = doc["results"][1]["probes"][0]["time"]
-    assert doc["results"][1]["ok"]
-    assert fast < doc["results"][0]["probes"][0]["time"] or not doc["results"][0]["probes"]
+    slow, fast = doc["results"]
+    assert fast["ok"]
+    # The slow name resolves (after 1.5 s, within the 3 s timeout) and is probed, after the
+    # fast target's probe (times are ISO 8601 in UTC: they compare as strings).
+    assert slow["addresses"] == ["127.0.0.1"] and len(slow["probes"]) == 1
+    assert fast["probes"][0]["time"] < slow["probes"][0]["time"]
 
 
 @requires_root
@@ -276,7 +281,8 @@ def test_unreachable_in_own_namespace():
     assert r.code == 1, r.err
     doc = r.json()
     assert doc["error"]["kind"] == "unreachable"
-    assert errno.errorcode[errno.ENETUNREACH] and "unreachable" in doc["error"]["message"]
+    assert doc["error"]["message"] == f"127.0.0.1:9: {os.strerror(errno.ENETUNREACH)}"
+    assert doc["results"][0]["probes"][0]["error"]["kind"] == "unreachable"
 
 
 def test_text_output_streams_probes_and_summary(lab):
@@ -294,7 +300,7 @@ def test_text_output_streams_probes_and_summary(lab):
 
 def test_colour_only_when_forced_and_no_color_wins(lab):
     forced = run_process("tcp", lab.endpoints["tcp_open"], "-c", "1", env={"FORCE_COLOR": "1"})
-    assert "\x1b[32m" in forced.out or "\x1b[1;32m" in forced.out
+    assert "\x1b[1;32mhealthy\x1b[0m" in forced.out  # the verdict, bold green
     plain = run_process(
         "tcp", lab.endpoints["tcp_open"], "-c", "1", env={"FORCE_COLOR": "1", "NO_COLOR": "1"}
     )
