@@ -13,6 +13,7 @@ from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
     import dns.name
+    import dns.rdatatype
 
     from netdiag.output import TextOutput
     from netdiag.results.dns import DnsLookupReport, DnsTraceReport
@@ -251,7 +252,7 @@ def split_words(words: list[str]) -> tuple[list[str], str, list[str]]:
 
 def _lookup(
     qname: dns.name.Name,
-    rdtypes: list[int],
+    rdtypes: list[dns.rdatatype.RdataType],
     server_texts: list[str],
     port: int,
     tcp: bool,
@@ -318,7 +319,7 @@ def _lookup(
 
 def _trace(
     qname: dns.name.Name,
-    rdtype: int,
+    rdtype: dns.rdatatype.RdataType,
     root_texts: list[str],
     root_hints: Path | None,
     port: int,

@@ -131,7 +131,7 @@ class Exchange:
 
 
 def make_query(
-    name: dns.name.Name, rdtype: int, *, recursion_desired: bool = True
+    name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, recursion_desired: bool = True
 ) -> dns.message.Message:
     q = dns.message.make_query(name, rdtype, use_edns=0, payload=EDNS_PAYLOAD)
     if not recursion_desired:
@@ -388,10 +388,10 @@ def rcode_text(message: dns.message.Message) -> str:
     return dns.rcode.to_text(message.rcode())
 
 
-def rdtype_of(text: str) -> int:
+def rdtype_of(text: str) -> dns.rdatatype.RdataType:
     """A record type from its name (``A``, ``mx``, ``TYPE65``); ValueError when unknown."""
     try:
-        return int(dns.rdatatype.from_text(text.upper()))
+        return dns.rdatatype.from_text(text.upper())
     except dns.rdatatype.UnknownRdatatype:
         raise ValueError(f"unknown record type '{text}'") from None
 
@@ -417,7 +417,9 @@ class Chain:
     """The chain comes back to a name it passed (or is longer than :data:`MAX_CNAME_CHAIN`)."""
 
 
-def answer_chain(response: dns.message.Message, qname: dns.name.Name, rdtype: int) -> Chain:
+def answer_chain(
+    response: dns.message.Message, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
+) -> Chain:
     """Follow qname's CNAMEs inside ``response``'s answer section, at most
     :data:`MAX_CNAME_CHAIN` of them, stopping where a loop closes."""
     name = qname

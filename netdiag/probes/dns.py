@@ -72,7 +72,9 @@ def _servers(names: list[str], shown: int = 4) -> str:
     return ", ".join(names[:shown]) + more
 
 
-def verdict(response: dns.message.Message, qname: dns.name.Name, rdtype: int) -> Verdict:
+def verdict(
+    response: dns.message.Message, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
+) -> Verdict:
     """Healthy when the response answers the question (following CNAMEs in the answer);
     otherwise why not. A referral is not NODATA, and a CNAME chain that leaves the server's
     data is an answer, not NODATA: the server said all it knows."""
@@ -138,7 +140,7 @@ def verdict(response: dns.message.Message, qname: dns.name.Name, rdtype: int) ->
 
 
 def query_one(
-    qname: dns.name.Name, rdtype: int, server: Server, opts: DnsOptions
+    qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, server: Server, opts: DnsOptions
 ) -> DnsQueryResult:
     query = make_query(qname, rdtype, recursion_desired=opts.recursion_desired)
     ex = exchange(
@@ -179,7 +181,10 @@ def summarize(results: Sequence[DnsQueryResult]) -> ProbeError | None:
 
 
 def lookup(
-    qname: dns.name.Name, rdtypes: Sequence[int], servers: Sequence[Server], opts: DnsOptions
+    qname: dns.name.Name,
+    rdtypes: Sequence[dns.rdatatype.RdataType],
+    servers: Sequence[Server],
+    opts: DnsOptions,
 ) -> DnsLookupReport:
     """Ask every server for every type (concurrently); results in (server, type) order."""
     started_at = utc_now_iso()

@@ -172,7 +172,10 @@ class _Asked:
 
 
 def classify(
-    response: dns.message.Message, qname: dns.name.Name, rdtype: int, zone: dns.name.Name
+    response: dns.message.Message,
+    qname: dns.name.Name,
+    rdtype: dns.rdatatype.RdataType,
+    zone: dns.name.Name,
 ) -> tuple[str, str | None, dns.name.Name | None]:
     """What one server's response means for the trace at ``zone``."""
     rcode = response.rcode()
@@ -239,7 +242,11 @@ class Tracer:
 
     # -- one exchange ---------------------------------------------------------------------
     def _ask(
-        self, server: NameServer, qname: dns.name.Name, rdtype: int, zone: dns.name.Name
+        self,
+        server: NameServer,
+        qname: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        zone: dns.name.Name,
     ) -> _Asked:
         query = make_query(qname, rdtype, recursion_desired=False)
         ex = exchange(
@@ -333,7 +340,7 @@ class Tracer:
         addressed: Sequence[NameServer],
         glueless: Sequence[str],
         qname: dns.name.Name,
-        rdtype: int,
+        rdtype: dns.rdatatype.RdataType,
         depth: int,
     ) -> tuple[Hop, _Asked | None]:
         candidates = _order(addressed, self.opts.version)
@@ -379,7 +386,7 @@ class Tracer:
         return _hop(zone, nameservers, asked, lookups, stopped=False)
 
     # -- one name, from the root down -----------------------------------------------------
-    def _trace(self, qname: dns.name.Name, rdtype: int, depth: int) -> Trace:
+    def _trace(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, depth: int) -> Trace:
         tname = dns.rdatatype.to_text(rdtype)
         zone = dns.name.root
         nameservers = list(dict.fromkeys(s.name for s in self.roots))
@@ -449,7 +456,9 @@ class Tracer:
             end = chain.end.to_text()
             return Trace(qname.to_text(), tname, "cname", None, tuple(hops), records, end)
 
-    def _follow(self, qname: dns.name.Name, rdtype: int, depth: int) -> tuple[Trace, list[Trace]]:
+    def _follow(
+        self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, depth: int
+    ) -> tuple[Trace, list[Trace]]:
         """A trace, then a new trace for each CNAME target the answering zone did not resolve.
 
         Returns the first trace carrying the chain's final outcome, error and whole answer,
@@ -495,7 +504,7 @@ class Tracer:
         )
         return whole, followed
 
-    def run(self, qname: dns.name.Name, rdtype: int) -> DnsTraceReport:
+    def run(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> DnsTraceReport:
         started_at = utc_now_iso()
         interrupted = False
         error: ProbeError | None = None
@@ -693,6 +702,9 @@ def _no_address(hop: Hop) -> ProbeError:
 
 
 def trace(
-    qname: dns.name.Name, rdtype: int, roots: Sequence[NameServer], opts: TraceOptions
+    qname: dns.name.Name,
+    rdtype: dns.rdatatype.RdataType,
+    roots: Sequence[NameServer],
+    opts: TraceOptions,
 ) -> DnsTraceReport:
     return Tracer(roots, opts).run(qname, rdtype)
