@@ -134,6 +134,18 @@ def parse_host(text: str) -> tuple[str, int | None]:
         raise TargetError(
             f"'{REDACTED_USERINFO}@{text.rpartition('@')[2]}': user info (user@) goes only in a URL"
         )
+    ip = _parse_ip(text)
+    if ip is not None:
+        return ip
+    name = _ascii_name(text)
+    _check_name(text, name)
+    return name, None
+
+
+def _parse_ip(text: str) -> tuple[str, int] | None:
+    """(the address, 4 or 6) when ``text`` is an IP literal; None when it is not one, and
+    :class:`TargetError` when it looks like one (a colon, or only digits and dots) but is not
+    valid."""
     if ":" in text:
         try:
             return str(ipaddress.IPv6Address(text)), 6
@@ -145,16 +157,25 @@ def parse_host(text: str) -> tuple[str, int | None]:
         pass
     if all(c.isdigit() or c == "." for c in text if c.isascii()) and text.isascii():
         raise TargetError(f"'{text}' is not a valid IPv4 address")
-    name = text
-    if not name.isascii():
-        import idna  # only for internationalised names
+    return None
 
-        try:
-            name = idna.encode(name, uts46=True, transitional=False).decode("ascii")
-        except (idna.IDNAError, UnicodeError) as exc:
-            raise TargetError(
-                f"'{text}' is not a valid internationalised domain name: {exc}"
-            ) from None
+
+def _ascii_name(text: str) -> str:
+    """An internationalised name as IDNA A-labels (UTS #46 mapping); an ASCII name as it is."""
+    if text.isascii():
+        return text
+    import idna  # only for internationalised names
+
+    try:
+        return idna.encode(text, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise TargetError(f"'{text}' is not a valid internationalised domain name: {exc}") from None
+
+
+def _check_name(text: str, name: str) -> None:
+    """:class:`TargetError` unless ``name`` (``text`` in A-labels) is a valid host name: at
+    most 253 characters, labels of letters, digits and inner hyphens (``xn--`` ones valid
+    A-labels), the last one not all digits."""
     bare = name[:-1] if name.endswith(".") else name
     if bare == "":
         raise TargetError(f"'{text}' is not a valid host name")
@@ -172,7 +193,6 @@ def parse_host(text: str) -> tuple[str, int | None]:
             _check_a_label(text, label)
     if bare.rsplit(".", 1)[-1].isdigit():
         raise TargetError(f"'{text}' is not a valid host name (the last label is all digits)")
-    return name, None
 
 
 def _check_a_label(text: str, label: str) -> None:

@@ -622,14 +622,41 @@ def assess(
 ) -> Verdict:
     """The verdict on a served chain, the problems most serious first: certificates that
     cannot be read come first, since they explain the problems that follow."""
-    found: list[ProbeError] = []
     served = served_chain(chain)
     if not served:
         error = ProbeError(ErrorKind.HANDSHAKE_FAILED, "the server sent no certificate")
         return Verdict(False, False, False, (error,))
-    for i, s in enumerate(served):
-        for kind, what in s.faults:
-            found.append(ProbeError(kind, f"{s.which(i)} {what}"))
+    found = _unreadable_problems(served) + _validity_problems(served, now)
+    trust = verify_trust(served, roots, now)
+    if not trust.path:
+        found.append(_untrusted_problem(served, roots, trust.why))
+    match = hostname_matches(served[0], name)
+    if not match:
+        found.append(_hostname_problem(served[0], name))
+    expiring, warning = _expiry_notice(served, now, min_days, warn_days)
+    if expiring is not None:
+        found.append(expiring)
+    return Verdict(
+        trusted=trust.now,
+        path_to_trust_anchor=trust.path,
+        hostname_match=match,
+        problems=tuple(found),
+        warnings=(warning,) if warning is not None else (),
+    )
+
+
+def _unreadable_problems(served: Sequence[Served]) -> list[ProbeError]:
+    """Each part of each certificate that cannot be read."""
+    return [
+        ProbeError(kind, f"{s.which(i)} {what}")
+        for i, s in enumerate(served)
+        for kind, what in s.faults
+    ]
+
+
+def _validity_problems(served: Sequence[Served], now: datetime) -> list[ProbeError]:
+    """Each certificate that has expired, or is not valid yet, at ``now``."""
+    found = []
     for i, s in enumerate(served):
         after, before = s.not_after, s.not_before
         if after is None or before is None:
@@ -649,99 +676,91 @@ def assess(
                     ErrorKind.CERT_NOT_YET_VALID, f"{s.which(i)} is not valid before {_iso(before)}"
                 )
             )
-    trust = verify_trust(served, roots, now)
-    why = trust.why
-    if not trust.path:
-        leaf, top = served[0], served[-1]
-        root_names = {r.subject for r in served_chain(roots) if r.subject is not None}
-        anchored = _in_store(top, roots)
-        if anchored is not None:
-            # The chain was sent up to a root that is in the trust store: the verifier's
-            # reason (constraints, a missing extension, a signature) is the fault.
-            found.append(
-                ProbeError(
-                    ErrorKind.CHAIN_INVALID,
-                    f"the chain ends at {top.name()}, a trusted root, but does not verify: {why}",
-                )
-            )
-        elif leaf.is_self_signed():
-            found.append(
-                ProbeError(
-                    ErrorKind.SELF_SIGNED,
-                    f"the leaf certificate is self-signed ({leaf.name()}) and not trusted",
-                )
-            )
-        elif top.is_self_signed():
-            namesake = " (a trusted root has its name, but not its key)"
-            found.append(
-                ProbeError(
-                    ErrorKind.UNTRUSTED_ISSUER,
-                    f"the chain ends at {top.name()}, a root that is not trusted"
-                    + (namesake if top.subject in root_names else ""),
-                )
-            )
-        elif top.issuer is None or any(s.cert is None for s in served):
-            found.append(ProbeError(ErrorKind.CHAIN_INVALID, f"the chain does not verify: {why}"))
-        elif top.issuer not in root_names and len(served) == 1 and top.issuer != top.subject:
-            # The Baseline Requirements forbid issuing a leaf from a root: a lone leaf whose
-            # issuer is unknown lacks its intermediate, whether or not it says where it is.
-            found.append(
-                ProbeError(
-                    ErrorKind.INCOMPLETE_CHAIN,
-                    f"the server sent 1 certificate; its issuer {_rfc4514(top.issuer)} was "
-                    "not sent and is not in the trust store: the server is most likely "
-                    "missing its intermediate certificate (or the issuer is a private root "
-                    "that signs leaves itself, and is not trusted)",
-                )
-            )
-        elif top.issuer not in root_names:
-            found.append(
-                ProbeError(
-                    ErrorKind.UNTRUSTED_ISSUER, f"the issuer {_rfc4514(top.issuer)} is not trusted"
-                )
-            )
-        else:  # the issuer is trusted, yet the path does not verify (signature, SAN, usage)
-            found.append(ProbeError(ErrorKind.CHAIN_INVALID, f"the chain does not verify: {why}"))
-    match = hostname_matches(served[0], name)
-    if not match:
-        dns_names, ips = served[0].sans()
-        names = ", ".join([*dns_names, *ips]) or (
-            "nothing that can be read"
-            if served[0].cert is None
-            else "a subjectAltName that cannot be read"
-            if served[0].unreadable(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
-            else "no subjectAltName"
+    return found
+
+
+def _untrusted_problem(
+    served: Sequence[Served], roots: list[x509.Certificate], why: str | None
+) -> ProbeError:
+    """Why a chain that does not build to a trust anchor fails (``why``: the verifier's
+    reason): its root is trusted but the path is broken, it is self-signed, it ends at an
+    untrusted root, an intermediate is missing, or its issuer is unknown."""
+    leaf, top = served[0], served[-1]
+    root_names = {r.subject for r in served_chain(roots) if r.subject is not None}
+    if _in_store(top, roots) is not None:
+        # The chain was sent up to a root that is in the trust store: the verifier's
+        # reason (constraints, a missing extension, a signature) is the fault.
+        return ProbeError(
+            ErrorKind.CHAIN_INVALID,
+            f"the chain ends at {top.name()}, a trusted root, but does not verify: {why}",
         )
-        found.append(
-            ProbeError(
-                ErrorKind.HOSTNAME_MISMATCH,
-                f"the certificate is not valid for {name} (it names {names})",
-            )
+    if leaf.is_self_signed():
+        return ProbeError(
+            ErrorKind.SELF_SIGNED,
+            f"the leaf certificate is self-signed ({leaf.name()}) and not trusted",
         )
-    warned: list[ProbeError] = []
-    live = [(i, s, s.not_after) for i, s in enumerate(served) if s.not_after and s.not_after >= now]
-    if live:
-        pos, soonest, end = min(live, key=lambda d: d[2])
-        left = days_left(soonest, now)
-        when = (
-            f"{soonest.which(pos)} expires on {_iso(end)}, in {left} day{'s' if left != 1 else ''}"
+    if top.is_self_signed():
+        namesake = " (a trusted root has its name, but not its key)"
+        return ProbeError(
+            ErrorKind.UNTRUSTED_ISSUER,
+            f"the chain ends at {top.name()}, a root that is not trusted"
+            + (namesake if top.subject in root_names else ""),
         )
-        if min_days is not None and left < min_days:
-            found.append(ProbeError(ErrorKind.EXPIRING_SOON, f"{when} (--min-days {min_days})"))
-        elif left < warn_days:
-            warned.append(
-                ProbeError(
-                    ErrorKind.EXPIRING_SOON,
-                    f"{when} (a warning within {warn_days} days; --min-days makes it a problem)",
-                )
-            )
-    return Verdict(
-        trusted=trust.now,
-        path_to_trust_anchor=trust.path,
-        hostname_match=match,
-        problems=tuple(found),
-        warnings=tuple(warned),
+    if top.issuer is None or any(s.cert is None for s in served):
+        return ProbeError(ErrorKind.CHAIN_INVALID, f"the chain does not verify: {why}")
+    if top.issuer not in root_names and len(served) == 1 and top.issuer != top.subject:
+        # The Baseline Requirements forbid issuing a leaf from a root: a lone leaf whose
+        # issuer is unknown lacks its intermediate, whether or not it says where it is.
+        return ProbeError(
+            ErrorKind.INCOMPLETE_CHAIN,
+            f"the server sent 1 certificate; its issuer {_rfc4514(top.issuer)} was "
+            "not sent and is not in the trust store: the server is most likely "
+            "missing its intermediate certificate (or the issuer is a private root "
+            "that signs leaves itself, and is not trusted)",
+        )
+    if top.issuer not in root_names:
+        return ProbeError(
+            ErrorKind.UNTRUSTED_ISSUER, f"the issuer {_rfc4514(top.issuer)} is not trusted"
+        )
+    # the issuer is trusted, yet the path does not verify (signature, SAN, usage)
+    return ProbeError(ErrorKind.CHAIN_INVALID, f"the chain does not verify: {why}")
+
+
+def _hostname_problem(leaf: Served, name: str) -> ProbeError:
+    """The leaf does not name ``name``: say what it names instead."""
+    dns_names, ips = leaf.sans()
+    names = ", ".join([*dns_names, *ips]) or (
+        "nothing that can be read"
+        if leaf.cert is None
+        else "a subjectAltName that cannot be read"
+        if leaf.unreadable(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+        else "no subjectAltName"
     )
+    return ProbeError(
+        ErrorKind.HOSTNAME_MISMATCH,
+        f"the certificate is not valid for {name} (it names {names})",
+    )
+
+
+def _expiry_notice(
+    served: Sequence[Served], now: datetime, min_days: int | None, warn_days: int
+) -> tuple[ProbeError | None, ProbeError | None]:
+    """(a problem, a warning) for the certificate still valid that expires first: a problem
+    within ``min_days``, else a warning within ``warn_days``; at most one of them."""
+    live = [(i, s, s.not_after) for i, s in enumerate(served) if s.not_after and s.not_after >= now]
+    if not live:
+        return None, None
+    pos, soonest, end = min(live, key=lambda d: d[2])
+    left = days_left(soonest, now)
+    when = f"{soonest.which(pos)} expires on {_iso(end)}, in {left} day{'s' if left != 1 else ''}"
+    if min_days is not None and left < min_days:
+        return ProbeError(ErrorKind.EXPIRING_SOON, f"{when} (--min-days {min_days})"), None
+    if left < warn_days:
+        return None, ProbeError(
+            ErrorKind.EXPIRING_SOON,
+            f"{when} (a warning within {warn_days} days; --min-days makes it a problem)",
+        )
+    return None, None
 
 
 def _in_store(cert: Served, roots: Sequence[x509.Certificate]) -> x509.Certificate | None:

@@ -4,6 +4,7 @@ that upgrade a connection to TLS. Lines are read with a size bound and a deadlin
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 
 from netdiag.clock import now_ns
 from netdiag.errors import ErrorKind
@@ -48,54 +49,78 @@ def _smtp_reply(lines: _Lines) -> tuple[str, list[str]]:
             return line[:3], out
 
 
+def _smtp(lines: _Lines) -> ProbeError | None:
+    """RFC 3207: the greeting, EHLO (which must offer STARTTLS), STARTTLS."""
+    code, greeting = _smtp_reply(lines)
+    if code != "220":
+        return ProbeError(ErrorKind.STARTTLS, f"SMTP greeting was not 220: {greeting[-1]}")
+    lines.send("EHLO netdiag.invalid")
+    code, ehlo = _smtp_reply(lines)
+    if code != "250":
+        return ProbeError(ErrorKind.STARTTLS, f"EHLO was refused: {ehlo[-1]}")
+    if not any(x[4:].strip().upper().startswith("STARTTLS") for x in ehlo):
+        return ProbeError(ErrorKind.STARTTLS, "the SMTP server does not offer STARTTLS")
+    lines.send("STARTTLS")
+    code, reply = _smtp_reply(lines)
+    if code != "220":
+        return ProbeError(ErrorKind.STARTTLS, f"STARTTLS was refused: {reply[-1]}")
+    return None
+
+
+def _imap(lines: _Lines) -> ProbeError | None:
+    """RFC 2595/9051: the greeting, then STARTTLS, whose tagged reply must be OK (untagged
+    lines before it are skipped)."""
+    greeting = lines.line()
+    if not greeting.upper().startswith("* OK"):
+        return ProbeError(ErrorKind.STARTTLS, f"IMAP greeting was not OK: {greeting}")
+    lines.send("a1 STARTTLS")
+    while True:
+        reply = lines.line()
+        if reply.startswith("a1 "):
+            break
+    if not reply.upper().startswith("A1 OK"):
+        return ProbeError(ErrorKind.STARTTLS, f"STARTTLS was refused: {reply}")
+    return None
+
+
+def _pop3(lines: _Lines) -> ProbeError | None:
+    """RFC 2595: the greeting, then STLS."""
+    greeting = lines.line()
+    if not greeting.startswith("+OK"):
+        return ProbeError(ErrorKind.STARTTLS, f"POP3 greeting was not +OK: {greeting}")
+    lines.send("STLS")
+    reply = lines.line()
+    if not reply.startswith("+OK"):
+        return ProbeError(ErrorKind.STARTTLS, f"STLS was refused: {reply}")
+    return None
+
+
+_OPENINGS: dict[str, Callable[[_Lines], ProbeError | None]] = {
+    "smtp": _smtp,
+    "imap": _imap,
+    "pop3": _pop3,
+}
+
+
 def upgrade(sock: socket.socket, protocol: str, timeout: float) -> ProbeError | None:
     """Speak ``protocol``'s opening on a connected blocking socket until the server agrees to
     start TLS; None then, else why not. The socket's buffer is empty afterwards."""
+    opening = _OPENINGS.get(protocol)
+    if opening is None:
+        return ProbeError(ErrorKind.STARTTLS, f"unknown STARTTLS protocol {protocol}")
     sock.settimeout(None)
     sock.setblocking(True)
     lines = _Lines(sock, now_ns() + int(timeout * 1e9))
     try:
-        if protocol == "smtp":
-            code, greeting = _smtp_reply(lines)
-            if code != "220":
-                return ProbeError(ErrorKind.STARTTLS, f"SMTP greeting was not 220: {greeting[-1]}")
-            lines.send("EHLO netdiag.invalid")
-            code, ehlo = _smtp_reply(lines)
-            if code != "250":
-                return ProbeError(ErrorKind.STARTTLS, f"EHLO was refused: {ehlo[-1]}")
-            if not any(x[4:].strip().upper().startswith("STARTTLS") for x in ehlo):
-                return ProbeError(ErrorKind.STARTTLS, "the SMTP server does not offer STARTTLS")
-            lines.send("STARTTLS")
-            code, reply = _smtp_reply(lines)
-            if code != "220":
-                return ProbeError(ErrorKind.STARTTLS, f"STARTTLS was refused: {reply[-1]}")
-        elif protocol == "imap":
-            greeting = lines.line()
-            if not greeting.upper().startswith("* OK"):
-                return ProbeError(ErrorKind.STARTTLS, f"IMAP greeting was not OK: {greeting}")
-            lines.send("a1 STARTTLS")
-            while True:
-                reply = lines.line()
-                if reply.startswith("a1 "):
-                    break
-            if not reply.upper().startswith("A1 OK"):
-                return ProbeError(ErrorKind.STARTTLS, f"STARTTLS was refused: {reply}")
-        elif protocol == "pop3":
-            greeting = lines.line()
-            if not greeting.startswith("+OK"):
-                return ProbeError(ErrorKind.STARTTLS, f"POP3 greeting was not +OK: {greeting}")
-            lines.send("STLS")
-            reply = lines.line()
-            if not reply.startswith("+OK"):
-                return ProbeError(ErrorKind.STARTTLS, f"STLS was refused: {reply}")
-        else:
-            return ProbeError(ErrorKind.STARTTLS, f"unknown STARTTLS protocol {protocol}")
+        refused = opening(lines)
     except TimeoutError:
         return ProbeError(
             ErrorKind.TIMEOUT, f"the {protocol.upper()} server did not answer within {timeout:g} s"
         )
     except (ConnectionError, OSError, ValueError) as exc:
         return ProbeError(ErrorKind.STARTTLS, f"{protocol.upper()} opening failed: {exc}")
+    if refused is not None:
+        return refused
     if lines.buf:
         return ProbeError(ErrorKind.STARTTLS, "the server sent data after agreeing to start TLS")
     return None
