@@ -87,14 +87,19 @@ def _trust_lines(r: TlsReport) -> list[Text]:
     return [trust, host]
 
 
-def tls_view(r: TlsReport, *, show_pem: bool = False) -> list[RenderableType]:
+def _title(r: TlsReport) -> Text:
+    """What was asked: the target, the address, the SNI and the STARTTLS protocol."""
     title = Text(f"TLS {r.target}", style="bold")
     if r.address and r.address != r.host:
         title.append(f"  {format_hostport(r.address, r.port)}", style=DIM_STYLE)
     title.append(f"  SNI {r.sni}" if r.sni else "  no SNI", style=DIM_STYLE)
     if r.starttls:
         title.append(f"  STARTTLS {r.starttls}", style=DIM_STYLE)
-    out: list[RenderableType] = [title]
+    return title
+
+
+def _phase_lines(r: TlsReport) -> list[Text]:
+    """The times of the phases that happened (dns, tcp connect, tls handshake), on one line."""
     phases = []
     if r.dns_ms is not None:
         phases.append(f"dns {fmt_ms(r.dns_ms)} ms")
@@ -102,45 +107,66 @@ def tls_view(r: TlsReport, *, show_pem: bool = False) -> list[RenderableType]:
         phases.append(f"tcp connect {fmt_ms(r.tcp_connect_ms)} ms")
     if r.handshake_ms is not None:
         phases.append(f"tls handshake {fmt_ms(r.handshake_ms)} ms")
-    if phases:
-        out.append(Text("  " + ", ".join(phases)))
-    if r.protocol:
-        line = Text(
-            f"  {r.protocol}, {r.cipher}" + (f" ({r.cipher_bits} bits)" if r.cipher_bits else "")
-        )
-        line.append(f", ALPN {r.alpn}" if r.alpn else ", no ALPN")
-        if r.ocsp is not None:
-            if r.ocsp.stapled:
-                line.append(f", OCSP stapled: {r.ocsp.status or r.ocsp.detail}")
-            else:
-                line.append(", no OCSP staple", style=DIM_STYLE)
-        out.append(line)
-    if r.chain:
+    return [Text("  " + ", ".join(phases))] if phases else []
+
+
+def _session_lines(r: TlsReport) -> list[Text]:
+    """What the handshake negotiated (protocol, cipher, ALPN) and the OCSP staple."""
+    if not r.protocol:
+        return []
+    line = Text(
+        f"  {r.protocol}, {r.cipher}" + (f" ({r.cipher_bits} bits)" if r.cipher_bits else "")
+    )
+    line.append(f", ALPN {r.alpn}" if r.alpn else ", no ALPN")
+    if r.ocsp is not None:
+        if r.ocsp.stapled:
+            line.append(f", OCSP stapled: {r.ocsp.status or r.ocsp.detail}")
+        else:
+            line.append(", no OCSP staple", style=DIM_STYLE)
+    return [line]
+
+
+def _chain_lines(r: TlsReport, show_pem: bool) -> list[RenderableType]:
+    """The chain as served, certificate by certificate, then the trust verdict and the first
+    certificate to expire."""
+    if not r.chain:
+        return []
+    count = f"{len(r.chain)} certificate{'s' if len(r.chain) != 1 else ''}"
+    out: list[RenderableType] = [Text(f"chain as served ({count})", style="bold")]
+    for c in r.chain:
+        out.extend(_cert_lines(c, r))
+        if show_pem and c.pem:
+            out.append(Text(c.pem.rstrip(), style=DIM_STYLE))
+    out.extend(_trust_lines(r))
+    if r.earliest_expiry is not None:
+        e = r.earliest_expiry
         out.append(
             Text(
-                f"chain as served ({len(r.chain)} certificate{'s' if len(r.chain) != 1 else ''})",
-                style="bold",
+                f"first to expire: certificate {e.position} on {e.not_after} ({e.days_left} days)",
+                style=DIM_STYLE,
             )
         )
-        for c in r.chain:
-            out.extend(_cert_lines(c, r))
-            if show_pem and c.pem:
-                out.append(Text(c.pem.rstrip(), style=DIM_STYLE))
-        out.extend(_trust_lines(r))
-        if r.earliest_expiry is not None:
-            e = r.earliest_expiry
-            out.append(
-                Text(
-                    f"first to expire: certificate {e.position} on {e.not_after} "
-                    f"({e.days_left} days)",
-                    style=DIM_STYLE,
-                )
-            )
-    if len(r.problems) > 1:
-        out.append(Text("problems", style="bold"))
-        for p in r.problems:
-            line = Text("  ")
-            line.append_text(error_text(p))
-            out.append(line)
-    out.extend(closing(r))
     return out
+
+
+def _problem_lines(r: TlsReport) -> list[Text]:
+    """Every problem, when there is more than one (one is said by the closing verdict)."""
+    if len(r.problems) <= 1:
+        return []
+    out = [Text("problems", style="bold")]
+    for p in r.problems:
+        line = Text("  ")
+        line.append_text(error_text(p))
+        out.append(line)
+    return out
+
+
+def tls_view(r: TlsReport, *, show_pem: bool = False) -> list[RenderableType]:
+    return [
+        _title(r),
+        *_phase_lines(r),
+        *_session_lines(r),
+        *_chain_lines(r, show_pem),
+        *_problem_lines(r),
+        *closing(r),
+    ]
