@@ -82,10 +82,25 @@ class Site:
 Response = tuple[int, list[tuple[str, str]], bytes]
 
 
+TEXT_PLAIN = ("Content-Type", "text/plain; charset=utf-8")
+
+
 def _route(
     site: Site, method: str, path: str, headers: dict[str, str], body: bytes
 ) -> Response | Callable[[Any], None]:
-    text = [("Content-Type", "text/plain; charset=utf-8")]
+    """What the lab answers to a request for ``path``: a response for h11 to write, or a
+    function that writes raw bytes to the socket (and then the connection is closed)."""
+    return (
+        _page(method, path, headers, body)
+        or _redirect(site, path)
+        or _raw(path)
+        or (404, [TEXT_PLAIN], b"not found\n")
+    )
+
+
+def _page(method: str, path: str, headers: dict[str, str], body: bytes) -> Response | None:
+    """The well-behaved pages (no redirects)."""
+    text = [TEXT_PLAIN]
     if path == "/":
         return 200, text, b"hello from the netdiag lab\n"
     if path == "/headers":
@@ -106,15 +121,6 @@ def _route(
     if path == "/echo/headers":
         lines = "".join(f"{k}: {v}\n" for k, v in headers.items())
         return 200, text, lines.encode("utf-8", "replace")
-    if path in ("/cookies", "/redirect/cookie"):
-        cookies = [
-            ("Set-Cookie", f"session={LAB_COOKIE_SECRET}; Path=/; HttpOnly; SameSite=Lax"),
-            ("Set-Cookie", f"other={LAB_COOKIE_SECRET}; Expires=Wed, 21 Oct 2037 07:28:00 GMT"),
-            ("Set-Cookie2", f'legacy="{LAB_COOKIE_SECRET}"; Version=1'),
-        ]
-        if path == "/cookies":
-            return 200, [*text, *cookies], b"cookies set\n"
-        return 302, [*text, *cookies, ("Location", "/echo/headers")], b"moved\n"
     if path == "/echo":
         return 200, text, f"{method} {len(body)} bytes\n".encode() + body
     if path == "/chunked":
@@ -130,46 +136,67 @@ def _route(
         return 200, text, plain
     if path == "/big":
         return 200, [("Content-Type", "application/octet-stream")], b"x" * (2 << 20)
-    redirects = {
-        "/redirect/301": (301, "/"),
-        "/redirect/302": (302, site.urls.get("http", "") + "/"),
-        "/redirect/307": (307, "/echo"),
-        "/redirect/308": (308, "/"),
-        "/redirect/https": (302, site.urls.get("https", "") + "/"),
-        "/redirect/ftp": (302, "ftp://127.0.0.1/file"),
-        "/redirect/other-port": (302, site.urls.get("h2", "") + "/echo/headers"),
-        "/redirect/http": (302, site.urls.get("http", "") + "/echo/headers"),
-        "/redirect/downgrade": (
-            302,
-            site.urls.get("https", "").replace("https://", "http://", 1) + "/echo/headers",
-        ),
-        "/redirect/same-origin": (302, "/echo/headers"),
-        "/redirect/userinfo": (
-            302,
-            site.urls.get("http", "").replace("://", f"://lab-user:{LAB_LOCATION_SECRET}@", 1)
-            + "/echo/headers",
-        ),
-        "/loop/a": (302, "/loop/b"),
-        "/loop/b": (302, "/loop/a"),
-    }
-    if path in redirects:
-        code, location = redirects[path]
-        return code, [*text, ("Location", location)], b"moved\n"
-    if path == "/redirect/close":  # then the handler returns, and the connection is closed
-        return _send_raw(b"HTTP/1.1 302 Found\r\nLocation: /\r\nContent-Length: 6\r\n\r\nmoved\n")
-    canned = _take_canned(path)
-    if canned is not None:
-        return _send_raw(canned)
+    return None
+
+
+def _redirect(site: Site, path: str) -> Response | None:
+    """The redirects (and the page that sets cookies, beside the redirect that does)."""
+    text = [TEXT_PLAIN]
+    if path in ("/cookies", "/redirect/cookie"):
+        cookies = [
+            ("Set-Cookie", f"session={LAB_COOKIE_SECRET}; Path=/; HttpOnly; SameSite=Lax"),
+            ("Set-Cookie", f"other={LAB_COOKIE_SECRET}; Expires=Wed, 21 Oct 2037 07:28:00 GMT"),
+            ("Set-Cookie2", f'legacy="{LAB_COOKIE_SECRET}"; Version=1'),
+        ]
+        if path == "/cookies":
+            return 200, [*text, *cookies], b"cookies set\n"
+        return 302, [*text, *cookies, ("Location", "/echo/headers")], b"moved\n"
     if path.startswith("/chain/") and path[7:].isdigit():
         n = int(path[7:])
         if n == 0:
             return 200, text, b"end of the chain\n"
         return 302, [*text, ("Location", f"/chain/{n - 1}")], b"moved\n"
+    redirect = _redirects(site).get(path)
+    if redirect is None:
+        return None
+    code, location = redirect
+    return code, [*text, ("Location", location)], b"moved\n"
+
+
+def _redirects(site: Site) -> dict[str, tuple[int, str]]:
+    """path -> (status, Location) of the plain redirects."""
+    http, https = site.urls.get("http", ""), site.urls.get("https", "")
+    return {
+        "/redirect/301": (301, "/"),
+        "/redirect/302": (302, http + "/"),
+        "/redirect/307": (307, "/echo"),
+        "/redirect/308": (308, "/"),
+        "/redirect/https": (302, https + "/"),
+        "/redirect/ftp": (302, "ftp://127.0.0.1/file"),
+        "/redirect/other-port": (302, site.urls.get("h2", "") + "/echo/headers"),
+        "/redirect/http": (302, http + "/echo/headers"),
+        "/redirect/downgrade": (302, https.replace("https://", "http://", 1) + "/echo/headers"),
+        "/redirect/same-origin": (302, "/echo/headers"),
+        "/redirect/userinfo": (
+            302,
+            http.replace("://", f"://lab-user:{LAB_LOCATION_SECRET}@", 1) + "/echo/headers",
+        ),
+        "/loop/a": (302, "/loop/b"),
+        "/loop/b": (302, "/loop/a"),
+    }
+
+
+def _raw(path: str) -> Callable[[Any], None] | None:
+    """The answers written as raw bytes: a redirect followed by a close, a canned reply, or a
+    hostile one."""
+    if path == "/redirect/close":  # then the handler returns, and the connection is closed
+        return _send_raw(b"HTTP/1.1 302 Found\r\nLocation: /\r\nContent-Length: 6\r\n\r\nmoved\n")
+    canned = _take_canned(path)
+    if canned is not None:
+        return _send_raw(canned)
     if path.startswith("/hostile/"):
-        hostile = HOSTILE.get(path[9:])
-        if hostile is not None:
-            return hostile
-    return 404, text, b"not found\n"
+        return HOSTILE.get(path[9:])
+    return None
 
 
 def _silent(sock: Any) -> None:
@@ -349,28 +376,10 @@ def serve_http1(sock: Any, site: Site) -> None:
     """Serve requests on one connection (plain or TLS) until the client closes."""
     conn = h11.Connection(h11.SERVER)
     while True:
-        request: h11.Request | None = None
-        body = b""
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                try:
-                    data = sock.recv(65536)
-                except (OSError, ssl.SSLError):
-                    return
-                conn.receive_data(data)
-                continue
-            if isinstance(event, h11.Request):
-                request = event
-            elif isinstance(event, h11.Data):
-                body += event.data
-                if len(body) > 1 << 20:
-                    return
-            elif isinstance(event, h11.EndOfMessage):
-                break
-            elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
-                return
-        assert request is not None
+        received = _read_request(conn, sock)
+        if received is None:
+            return
+        request, body = received
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in request.headers}
         method = request.method.decode()
         outcome = _route(
@@ -379,25 +388,7 @@ def serve_http1(sock: Any, site: Site) -> None:
         if callable(outcome):
             outcome(sock)
             return
-        status, out_headers, payload = outcome
-        chunked = any(n.lower() == "transfer-encoding" for n, _ in out_headers)
-        if not chunked and status not in (204, 304):
-            out_headers = [*out_headers, ("Content-Length", str(len(payload)))]
-        try:
-            try:
-                reason = HTTPStatus(status).phrase.encode()
-            except ValueError:
-                reason = b""
-            data = conn.send(h11.Response(status_code=status, headers=out_headers, reason=reason))
-            if method != "HEAD" and payload and status not in (204, 304):
-                if chunked:
-                    for i in range(0, len(payload), 100):
-                        data += conn.send(h11.Data(data=payload[i : i + 100]))
-                else:
-                    data += conn.send(h11.Data(data=payload))
-            data += conn.send(h11.EndOfMessage())
-            sock.sendall(data)
-        except (OSError, ssl.SSLError, h11.LocalProtocolError):
+        if not _respond(conn, sock, method, outcome):
             return
         if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
             return
@@ -405,6 +396,56 @@ def serve_http1(sock: Any, site: Site) -> None:
             conn.start_next_cycle()
         except h11.LocalProtocolError:
             return
+
+
+def _read_request(conn: h11.Connection, sock: Any) -> tuple[h11.Request, bytes] | None:
+    """The next request and its body; None once the client has gone or switched protocols,
+    or when the body exceeds 1 MiB."""
+    request: h11.Request | None = None
+    body = b""
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            try:
+                data = sock.recv(65536)
+            except (OSError, ssl.SSLError):
+                return None
+            conn.receive_data(data)
+        elif isinstance(event, h11.Request):
+            request = event
+        elif isinstance(event, h11.Data):
+            body += event.data
+            if len(body) > 1 << 20:
+                return None
+        elif isinstance(event, h11.EndOfMessage):
+            assert request is not None
+            return request, body
+        elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+            return None
+
+
+def _respond(conn: h11.Connection, sock: Any, method: str, response: Response) -> bool:
+    """Write ``response`` (its body in 100-byte chunks when it says Transfer-Encoding, none
+    for HEAD, 204 and 304); False when it could not be sent."""
+    status, headers, payload = response
+    chunked = any(n.lower() == "transfer-encoding" for n, _ in headers)
+    if not chunked and status not in (204, 304):
+        headers = [*headers, ("Content-Length", str(len(payload)))]
+    try:
+        reason = HTTPStatus(status).phrase.encode()
+    except ValueError:
+        reason = b""
+    try:
+        data = conn.send(h11.Response(status_code=status, headers=headers, reason=reason))
+        if method != "HEAD" and payload and status not in (204, 304):
+            step = 100 if chunked else len(payload)
+            for i in range(0, len(payload), step):
+                data += conn.send(h11.Data(data=payload[i : i + step]))
+        data += conn.send(h11.EndOfMessage())
+        sock.sendall(data)
+    except (OSError, ssl.SSLError, h11.LocalProtocolError):
+        return False
+    return True
 
 
 def serve_http2(sock: Any) -> None:
