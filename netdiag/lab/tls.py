@@ -372,6 +372,10 @@ class TlsLab:
         self._add("hello_request_flood", _hello_request_flood)
         for proto in ("smtp", "imap", "pop3"):
             self._add(f"starttls_{proto}", starttls_handler(proto, good_ctx), "good.lab.test")
+        from netdiag.lab.starttls import refusing_servers
+
+        for case, handler in refusing_servers().items():
+            self._add(case, handler)  # tls_starttls_<case>: refuses at one step
         self._add_ocsp(inter)
         self._add_web(inter)
         self._add_hostile(inter)
