@@ -376,6 +376,10 @@ class TlsLab:
 
         for case, handler in refusing_servers().items():
             self._add(case, handler)  # tls_starttls_<case>: refuses at one step
+        from netdiag.lab import hostile
+
+        self._add("closes_in_handshake", hostile.closes_in_handshake)
+        self._add("alerts_in_handshake", hostile.alerts_in_handshake)
         self._add_ocsp(inter)
         self._add_web(inter)
         self._add_hostile(inter)
@@ -412,6 +416,14 @@ class TlsLab:
         https_ctx.set_alpn_protocols(["http/1.1"])
         h2_ctx = server_context(cert, key)
         self.urls.update(start_http(self.listeners, https_ctx, h2_ctx))
+        # Below HTTP (netdiag.lab.hostile): a server that never reads, and one that ends a
+        # close-delimited body with close_notify.
+        from netdiag.lab import hostile
+
+        host, port = self.listeners.add(hostile.deaf)
+        self.urls["http_deaf"] = f"http://{host}:{port}"
+        host, port = self.listeners.add(hostile.close_notify_http(https_ctx))
+        self.urls["https_close_notify"] = f"https://{host}:{port}"
         # ``https_expiring``: the same site with a leaf that expires in 5 days (a warning).
         from netdiag.lab.http import Site, tls_http_handler
 
