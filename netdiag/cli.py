@@ -7,6 +7,7 @@ imports its probe (and any heavy library such as dnspython or cryptography) when
 
 from __future__ import annotations
 
+import copy
 import errno
 import math
 import os
@@ -97,6 +98,21 @@ def _finite_floats(command: Any) -> None:
             ptype._netdiag_finite = True
 
 
+def _app_for(args: list[str]) -> typer.Typer:
+    """What to build the click command from: when ``args`` start with a subcommand's name,
+    the app with that one subcommand, as building every subcommand (typer reads each
+    signature and its options) costs about 10 ms a run; else (``--help``, ``--version``, an
+    unknown name, shell completion) the whole app."""
+    if not args or os.environ.get("_NETDIAG_COMPLETE"):
+        return app
+    chosen = [info for info in app.registered_commands if info.name == args[0]]
+    if len(chosen) != 1:
+        return app
+    one = copy.copy(app)
+    one.registered_commands = chosen
+    return one
+
+
 def run(args: list[str]) -> int:
     """Run the CLI on ``args``; return the exit status. Never lets a traceback reach the user
     for bad input: usage errors become one line on stderr and status 2; a failed write to
@@ -108,7 +124,7 @@ def run(args: list[str]) -> int:
         from typer._completion_classes import completion_init
 
         completion_init()
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(_app_for(args))
     _finite_floats(command)
     real_stdout = sys.stdout
     guarded = GuardedStdout(real_stdout)
