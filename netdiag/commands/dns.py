@@ -158,6 +158,10 @@ def command(
     elif roots or root_hints or trace_timeout is not None:
         raise usage_error("--root, --root-hints and --trace-timeout go with --trace")
 
+    from netdiag.net.dnsfeatures import prepare
+
+    prepare()  # before dnspython's first import: spares it importlib.metadata
+
     import dns.exception
     import dns.name
     import dns.reversename
