@@ -2,7 +2,9 @@
 
 Command modules import only typer and the standard library at import time; each command
 imports its probe (and any heavy library such as dnspython or cryptography) when it runs, so
-``netdiag --help`` pays for none of them.
+``netdiag --help`` pays for none of them. Imports point one way: this module imports the
+commands, never the reverse (``demo`` is handed :func:`run` when it is registered); what
+typer does not export comes from :mod:`netdiag.commands.typercompat` alone.
 """
 
 from __future__ import annotations
@@ -17,13 +19,9 @@ from typing import Annotated, Any
 import typer
 
 from netdiag import __version__
+from netdiag.commands.typercompat import ClickException, UsageError
 from netdiag.exitcodes import EXIT_HELP, ExitStatus
 from netdiag.output import GuardedStdout, OutputError, error_line
-
-# click's exception classes, whether typer vendors click or depends on it.
-_USAGE_ERROR: type[Exception] = typer.BadParameter.__mro__[1]
-_CLICK_EXCEPTION: type[Exception] = typer.BadParameter.__mro__[2]
-_BAD_PARAMETER = typer.BadParameter
 
 app = typer.Typer(
     name="netdiag",
@@ -59,21 +57,6 @@ def root(
     """Network diagnostics: the core ideas of TCP/IP on the command line."""
 
 
-def _register() -> None:
-    from netdiag.commands import demo, dns, http, lab, ping, schema, sockets, tcp, tls
-
-    for module in (ping, dns, tcp, tls, http, sockets, demo, lab, schema):
-        module.register(app)
-
-
-_register()
-
-
-def usage_error(message: str) -> Exception:
-    """An exception that ends the command with a one-line error and exit status 2."""
-    return _USAGE_ERROR(message)
-
-
 def _finite_floats(command: Any) -> None:
     """Every float option of every command takes only finite numbers. click's FloatRange lets
     'nan' through (every comparison with NaN is false, so no bound ever fails) and 'inf'
@@ -91,7 +74,9 @@ def _finite_floats(command: Any) -> None:
             def finite(value: Any, param: Any, ctx: Any, _convert: Any = convert) -> Any:
                 number = _convert(value, param, ctx)
                 if isinstance(number, float) and not math.isfinite(number):
-                    raise _BAD_PARAMETER(f"{value!r} is not a finite number", ctx=ctx, param=param)
+                    raise typer.BadParameter(
+                        f"{value!r} is not a finite number", ctx=ctx, param=param
+                    )
                 return number
 
             ptype.convert = finite
@@ -121,7 +106,7 @@ def run(args: list[str]) -> int:
         args = ["--help"]
     if os.environ.get("_NETDIAG_COMPLETE"):
         # A shell asks for completions (completions/*): typer's completers must be registered.
-        from typer._completion_classes import completion_init
+        from netdiag.commands.typercompat import completion_init
 
         completion_init()
     command = typer.main.get_command(_app_for(args))
@@ -132,13 +117,13 @@ def run(args: list[str]) -> int:
     try:
         rv = command.main(args=args, prog_name="netdiag", standalone_mode=False)
         sys.stdout.flush()
-    except _USAGE_ERROR as exc:
+    except UsageError as exc:
         ctx = getattr(exc, "ctx", None)
         path = ctx.command_path if ctx is not None else "netdiag"
         sub = path.split(" ", 1)[1] if " " in path else None
         error_line(sub, f"{exc.format_message()} (see '{path} --help')")  # type: ignore[attr-defined]
         return ExitStatus.USAGE
-    except _CLICK_EXCEPTION as exc:
+    except ClickException as exc:
         error_line(None, exc.format_message())  # type: ignore[attr-defined]
         return int(getattr(exc, "exit_code", 1))
     except (KeyboardInterrupt, typer.Abort):
@@ -173,3 +158,16 @@ def output_failed(exc: OutputError | OSError | AttributeError, stdout: Any = Non
         except (OSError, ValueError):
             pass
     return ExitStatus.OUTPUT_ERROR
+
+
+def _register() -> None:
+    from netdiag.commands import demo, dns, http, lab, ping, schema, sockets, tcp, tls
+
+    for module in (ping, dns, tcp, tls, http, sockets):
+        module.register(app)
+    demo.register(app, run)  # the demo runs the other commands through the CLI itself
+    for module in (lab, schema):
+        module.register(app)
+
+
+_register()

@@ -17,12 +17,9 @@ COMPLETE_VAR = "_NETDIAG_COMPLETE"
 
 def script(shell: str) -> str:
     """The completion script for ``shell`` (bash, zsh or fish)."""
-    from typer._completion_classes import completion_init
-    from typer._completion_shared import get_completion_script
+    from netdiag.commands.typercompat import completion_script
 
-    completion_init()
-
-    body = get_completion_script(prog_name="netdiag", complete_var=COMPLETE_VAR, shell=shell)
+    body = completion_script(prog_name="netdiag", complete_var=COMPLETE_VAR, shell=shell)
     header = "#compdef netdiag\n" if shell == "zsh" and not body.startswith("#compdef") else ""
     return f"{header}{body}\n"
 

@@ -150,3 +150,39 @@ def test_lab_prints_endpoints_as_json_and_stops_by_itself():
     doc = r.json()
     assert doc["command"] == "lab" and doc["ok"] is True
     assert {"tcp_open", "tcp_refused", "tcp_silent"} <= set(doc["endpoints"])
+
+
+def test_what_netdiag_takes_from_typer_is_still_there():
+    from netdiag.commands import typercompat
+
+    missing = typercompat.problems()
+    assert not missing, "typer changed under netdiag:\n" + "\n".join(missing)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, and every ``typer._name`` it reaches for."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            found.add(f"{node.value.id}.{node.attr}")
+    return found
+
+
+def test_commands_never_import_the_cli_and_only_typercompat_reaches_into_typer():
+    compat = ROOT / "netdiag" / "commands" / "typercompat.py"
+    for path in sorted((ROOT / "netdiag").rglob("*.py")):
+        where = path.relative_to(ROOT)
+        names = _imports(path)
+        if path != compat:
+            private = {n for n in names if n.startswith(("typer._", "click"))}
+            assert not private, f"{where} uses {private}: take it from typercompat"
+            assert "__mro__" not in path.read_text(), where
+        if where.parts[:2] == ("netdiag", "commands"):
+            assert not {n for n in names if n.startswith("netdiag.cli")}, where

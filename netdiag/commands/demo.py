@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 import typer
 
 if TYPE_CHECKING:
     from netdiag.output import TextOutput
+
+Runner = Callable[[list[str]], int]
+"""Runs ``netdiag ARGS`` and returns its exit status: :func:`netdiag.cli.run`, handed to
+:func:`register` by the CLI, so that this module does not import it."""
 
 HELP = """\
 Start the lab servers on loopback, run each available subcommand against them with the
@@ -161,7 +166,8 @@ def steps(
     return out
 
 
-def command() -> None:
+def command(run: Runner) -> None:
+    """The demo, running each step through ``run``."""
     from rich.text import Text
 
     from netdiag.lab.signals import Terminated, terminate_gracefully
@@ -171,21 +177,20 @@ def command() -> None:
     failures = 0
     try:
         with terminate_gracefully():
-            failures = _run_steps(out)
+            failures = _run_steps(out, run)
     except Terminated as stop:  # the lab has stopped and removed its files
         raise typer.Exit(stop.exit_status) from None
     out.print(Text(""), Text("lab stopped", style="dim"))
     raise typer.Exit(1 if failures else 0)
 
 
-def _run_steps(out: TextOutput) -> int:
+def _run_steps(out: TextOutput, run: Runner) -> int:
     """Start the lab, run every step against it, stop it; the number of steps that failed."""
     import shlex
 
     from rich.rule import Rule
     from rich.text import Text
 
-    from netdiag.cli import run
     from netdiag.lab import Lab
 
     failures = 0
@@ -211,7 +216,10 @@ def _run_steps(out: TextOutput) -> int:
     return failures
 
 
-def register(app: typer.Typer) -> None:
-    app.command("demo", help=HELP, short_help="Run every subcommand against the local lab.")(
-        command
-    )
+def register(app: typer.Typer, run: Runner) -> None:
+    """Add ``demo`` to ``app``; its steps run through ``run`` (the CLI's own entry point)."""
+
+    def demo() -> None:
+        command(run)
+
+    app.command("demo", help=HELP, short_help="Run every subcommand against the local lab.")(demo)

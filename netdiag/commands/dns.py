@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from netdiag.commands.options import IPv4Option, IPv6Option, JsonOption, finish, ip_version
+from netdiag.commands.options import (
+    IPv4Option,
+    IPv6Option,
+    JsonOption,
+    finish,
+    ip_version,
+    timeout_option,
+    usage_error,
+)
 from netdiag.errors import ErrorKind
 from netdiag.exitcodes import EXIT_HELP
 
@@ -87,11 +95,9 @@ def command(
     tcp: Annotated[bool, typer.Option("--tcp", help="Query over TCP from the start.")] = False,
     timeout: Annotated[
         float,
-        typer.Option(
-            "--timeout",
+        timeout_option(
             min=0.01,
             max=120.0,
-            metavar="SECONDS",
             help="Seconds to wait for each answer (with --trace: for each round of queries).",
         ),
     ] = 2.0,
@@ -142,8 +148,6 @@ def command(
     ipv6: IPv6Option = False,
     json_output: JsonOption = False,
 ) -> None:
-    from netdiag.cli import usage_error
-
     at_servers, name, types = split_words(words)
     servers = at_servers + (servers or [])
     if short and json_output:
@@ -186,6 +190,7 @@ def command(
         raise usage_error(str(exc)) from None
     rdtypes = list(dict.fromkeys(rdtypes))
 
+    report: DnsLookupReport | DnsTraceReport
     if do_trace:
         if len(rdtypes) != 1:
             raise usage_error("--trace follows one record type at a time")
@@ -224,8 +229,6 @@ def split_words(words: list[str]) -> tuple[list[str], str, list[str]]:
     """``[@SERVER] NAME [TYPE]...`` as dig and kdig take them: each ``@SERVER`` wherever it
     stands (``@ADDR``, ``@ADDR:PORT``, ``@[v6]:PORT`` or BIND's ``@ADDR#PORT``), then the
     name and the types; the class ``IN`` may stand among the types (the only class asked)."""
-    from netdiag.cli import usage_error
-
     servers: list[str] = []
     rest: list[str] = []
     for word in words:
@@ -264,7 +267,6 @@ def _lookup(
     retries: int,
     version: int | None,
 ) -> DnsLookupReport:
-    from netdiag.cli import usage_error
     from netdiag.net.resolve import resolve
     from netdiag.probes.dns import DnsLookupReport, DnsOptions, Server, lookup
     from netdiag.results import ProbeError
@@ -332,7 +334,6 @@ def _trace(
     tcp: bool,
     version: int | None,
 ) -> DnsTraceReport:
-    from netdiag.cli import usage_error
     from netdiag.files import FileError, read_text_bounded
     from netdiag.probes.dnstrace import (
         NameServer,

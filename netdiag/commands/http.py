@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netdiag.commands.options import (
+    CaFileOption,
     IPv4Option,
     IPv6Option,
     JsonOption,
     finish,
     ip_version,
     read_ca_option,
+    timeout_option,
+    usage_error,
 )
 from netdiag.exitcodes import EXIT_HELP
 
@@ -109,24 +111,13 @@ def command(
     compressed: Annotated[
         bool, typer.Option("--compressed", help="Ask for gzip/deflate and decode the body.")
     ] = False,
-    ca_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--ca-file", metavar="PEM", help="Trust these CAs instead of the system store."
-        ),
-    ] = None,
+    ca_file: CaFileOption = None,
     insecure: Annotated[
         bool, typer.Option("--insecure", "-k", help="Report a bad certificate but go on.")
     ] = False,
     timeout: Annotated[
         float,
-        typer.Option(
-            "--timeout",
-            min=0.01,
-            max=600.0,
-            metavar="SECONDS",
-            help="Bound for each hop, from lookup to last byte.",
-        ),
+        timeout_option(min=0.01, max=600.0, help="Bound for each hop, from lookup to last byte."),
     ] = 10.0,
     max_header_bytes: Annotated[
         int,
@@ -187,7 +178,6 @@ def command(
     ipv6: IPv6Option = False,
     json_output: JsonOption = False,
 ) -> None:
-    from netdiag.cli import usage_error
     from netdiag.probes.http import (
         SCHEMES,
         HttpOptions,

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from netdiag.commands.options import json_option
+
 HELP = """\
 Start netdiag's lab servers on loopback and keep them running until Ctrl-C or --duration
 seconds have passed, then stop them. Prints each service's address; with --json, one JSON
@@ -36,9 +38,7 @@ def command(
             help="Also open N more TCP listeners on 127.0.0.1 (for load tests).",
         ),
     ] = 0,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print the endpoints as one JSON document.")
-    ] = False,
+    json_output: Annotated[bool, json_option("Print the endpoints as one JSON document.")] = False,
 ) -> None:
     from netdiag.lab.signals import Terminated, terminate_gracefully
 

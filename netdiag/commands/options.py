@@ -1,4 +1,15 @@
-"""Options and steps that every probe command shares, declared once."""
+"""Options and steps that every probe command shares, declared once.
+
+The options that several commands take are declared here and nowhere else: ``--json``,
+``-4``/``-6`` and ``--ca-file`` as ready-made ``Annotated`` types, ``-c/--count``,
+``-i/--interval`` and ``--timeout`` as factories, since each command has its own default
+(the parameter's default value), range and help::
+
+    count: Annotated[int, count_option(max=100_000, help="Echo requests per host.")] = 4
+
+Usage errors (a bad command line: one line on stderr, exit status 2) are made here too, by
+:func:`usage_error`, so that commands need nothing from :mod:`netdiag.cli`.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +19,53 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from netdiag.commands.typercompat import UsageError
+
 if TYPE_CHECKING:
     from netdiag.output import TextOutput
 
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON document instead of text.")
-]
+
+def json_option(help: str = "Print one JSON document instead of text.") -> Any:
+    """``--json``: the report as one JSON document."""
+    return typer.Option("--json", help=help)
+
+
+JsonOption = Annotated[bool, json_option()]
 IPv4Option = Annotated[bool, typer.Option("-4", help="Use IPv4 only.")]
 IPv6Option = Annotated[bool, typer.Option("-6", help="Use IPv6 only.")]
+CaFileOption = Annotated[
+    Path | None,
+    typer.Option("--ca-file", metavar="PEM", help="Trust these CAs instead of the system store."),
+]
+"""``--ca-file``: read with :func:`read_ca_option`."""
+
+
+def count_option(*, max: int, help: str, metavar: str = "COUNT") -> Any:
+    """``-c/--count``: how many times, from 1 to ``max``."""
+    return typer.Option("-c", "--count", min=1, max=max, metavar=metavar, help=help)
+
+
+def interval_option(*, min: float, max: float, help: str) -> Any:
+    """``-i/--interval``: seconds between two attempts on one target, from ``min`` to
+    ``max``."""
+    return typer.Option("-i", "--interval", min=min, max=max, metavar="SECONDS", help=help)
+
+
+def timeout_option(*, min: float, max: float, help: str, short: str | None = None) -> Any:
+    """``--timeout`` (and ``short``, such as ping's ``-W``): seconds to wait, from ``min`` to
+    ``max``."""
+    names = ("--timeout",) if short is None else (short, "--timeout")
+    return typer.Option(*names, min=min, max=max, metavar="SECONDS", help=help)
+
+
+def usage_error(message: str) -> Exception:
+    """An exception that ends the command with a one-line error and exit status 2."""
+    return UsageError(message)
 
 
 def ip_version(ipv4: bool, ipv6: bool) -> int | None:
     """4, 6 or None from the -4/-6 flags (a usage error when both are given)."""
     if ipv4 and ipv6:
-        from netdiag.cli import usage_error
-
         raise usage_error("-4 and -6 exclude each other")
     return 4 if ipv4 else 6 if ipv6 else None
 
@@ -38,8 +81,6 @@ def read_ca_option(ca_file: Path | None) -> bytes | None:
     try:
         return read_ca_file(ca_file)
     except FileError as exc:
-        from netdiag.cli import usage_error
-
         raise usage_error(f"--ca-file {exc}") from None
 
 

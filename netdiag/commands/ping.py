@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from netdiag.commands.options import IPv4Option, IPv6Option, JsonOption, ip_version
+from netdiag.commands.options import (
+    IPv4Option,
+    IPv6Option,
+    JsonOption,
+    count_option,
+    interval_option,
+    ip_version,
+    timeout_option,
+    usage_error,
+)
 from netdiag.exitcodes import EXIT_HELP
 
 HELP = """\
@@ -48,33 +57,14 @@ def command(
         list[str] | None,
         typer.Argument(metavar="HOST", help="Names, addresses or CIDR blocks.", show_default=False),
     ] = None,
-    count: Annotated[
-        int,
-        typer.Option(
-            "-c", "--count", min=1, max=100000, metavar="COUNT", help="Echo requests per host."
-        ),
-    ] = 4,
+    count: Annotated[int, count_option(max=100000, help="Echo requests per host.")] = 4,
     interval: Annotated[
         float,
-        typer.Option(
-            "-i",
-            "--interval",
-            min=0.001,
-            max=3600.0,
-            metavar="SECONDS",
-            help="Seconds between requests to one host.",
-        ),
+        interval_option(min=0.001, max=3600.0, help="Seconds between requests to one host."),
     ] = 1.0,
     timeout: Annotated[
         float,
-        typer.Option(
-            "-W",
-            "--timeout",
-            min=0.001,
-            max=600.0,
-            metavar="SECONDS",
-            help="Seconds to wait for each reply.",
-        ),
+        timeout_option(short="-W", min=0.001, max=600.0, help="Seconds to wait for each reply."),
     ] = 1.0,
     size: Annotated[
         int,
@@ -135,7 +125,6 @@ def command(
     ] = "auto",
     json_output: JsonOption = False,
 ) -> None:
-    from netdiag.cli import usage_error
     from netdiag.targets import TargetError, parse_host
 
     if socket_mode not in ("auto", "dgram", "raw"):

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from netdiag.commands.options import usage_error
+
 HELP = """\
 Print the JSON Schema (draft 2020-12) of COMMAND's --json document: every field, its type,
 and the error kinds. Every document shares one envelope: command, ok, error (kind, message,
@@ -32,7 +34,6 @@ def command(
 ) -> None:
     import sys
 
-    from netdiag.cli import usage_error
     from netdiag.schema import COMMANDS, text
 
     if name not in COMMANDS:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from netdiag.commands.options import JsonOption, finish
+from netdiag.commands.options import JsonOption, count_option, finish, usage_error
 from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
@@ -73,14 +73,7 @@ def command(
     ] = None,
     count: Annotated[
         int | None,
-        typer.Option(
-            "-c",
-            "--count",
-            min=1,
-            max=1_000_000,
-            metavar="N",
-            help="With --watch: stop after N refreshes.",
-        ),
+        count_option(max=1_000_000, metavar="N", help="With --watch: stop after N refreshes."),
     ] = None,
     max_time_wait: Annotated[
         int | None,
@@ -93,7 +86,6 @@ def command(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    from netdiag.cli import usage_error
     from netdiag.net.sockdiag import STATE_IDS
     from netdiag.probes.sockets import BY_CHOICES, SocketsOptions, snapshot
 

@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from netdiag.commands.options import IPv4Option, IPv6Option, JsonOption, ip_version
+from netdiag.commands.options import (
+    IPv4Option,
+    IPv6Option,
+    JsonOption,
+    count_option,
+    interval_option,
+    ip_version,
+    timeout_option,
+    usage_error,
+)
 from netdiag.exitcodes import EXIT_HELP
 
 HELP = """\
@@ -48,30 +57,16 @@ def command(
             help="Port for targets that give none.",
         ),
     ] = None,
-    count: Annotated[
-        int,
-        typer.Option(
-            "-c", "--count", min=1, max=1_000_000, metavar="COUNT", help="Connects per address."
-        ),
-    ] = 4,
+    count: Annotated[int, count_option(max=1_000_000, help="Connects per address.")] = 4,
     interval: Annotated[
         float,
-        typer.Option(
-            "-i",
-            "--interval",
-            min=0.0,
-            max=3600.0,
-            metavar="SECONDS",
-            help="Seconds between connects to one address.",
-        ),
+        interval_option(min=0.0, max=3600.0, help="Seconds between connects to one address."),
     ] = 1.0,
     timeout: Annotated[
         float,
-        typer.Option(
-            "--timeout",
+        timeout_option(
             min=0.001,
             max=600.0,
-            metavar="SECONDS",
             help="Seconds to wait for a handshake (and for name resolution).",
         ),
     ] = 2.0,
@@ -96,7 +91,6 @@ def command(
 ) -> None:
     import resource
 
-    from netdiag.cli import usage_error
     from netdiag.net.resolve import Resolution
     from netdiag.output import TextOutput, emit_json, terminal_safe
     from netdiag.probes.tcp import TcpOptions, TcpProbe, probe_tcp

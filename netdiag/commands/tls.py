@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netdiag.commands.options import (
+    CaFileOption,
     IPv4Option,
     IPv6Option,
     JsonOption,
     finish,
     ip_version,
     read_ca_option,
+    timeout_option,
+    usage_error,
 )
 from netdiag.exitcodes import EXIT_HELP
 
@@ -75,12 +77,7 @@ def command(
             "--no-sni", help="Send no SNI (the certificate is still checked against HOST)."
         ),
     ] = False,
-    ca_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--ca-file", metavar="PEM", help="Trust these CAs instead of the system store."
-        ),
-    ] = None,
+    ca_file: CaFileOption = None,
     min_days: Annotated[
         int | None,
         typer.Option(
@@ -120,11 +117,9 @@ def command(
     ] = None,
     timeout: Annotated[
         float,
-        typer.Option(
-            "--timeout",
+        timeout_option(
             min=0.01,
             max=600.0,
-            metavar="SECONDS",
             help="Seconds for each phase (resolve, connect, STARTTLS, handshake).",
         ),
     ] = 5.0,
@@ -135,7 +130,6 @@ def command(
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    from netdiag.cli import usage_error
     from netdiag.targets import TargetError, parse_host, parse_target
 
     if sni is not None and no_sni:
