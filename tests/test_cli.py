@@ -145,11 +145,13 @@ def test_demo_runs_every_step_and_stops_the_lab():
 
 
 def test_lab_prints_endpoints_as_json_and_stops_by_itself():
-    r = run_process("lab", "--json", "--duration", "0", timeout=30)
+    r = run_process("lab", "--json", "--duration", "0", "--extra-tcp", "2", timeout=30)
     assert r.code == 0
     doc = r.json()
     assert doc["command"] == "lab" and doc["ok"] is True
     assert {"tcp_open", "tcp_refused", "tcp_silent"} <= set(doc["endpoints"])
+    assert len(doc["extra_tcp"]) == 2
+    assert all(e.startswith("127.0.0.1:") for e in doc["extra_tcp"])
 
 
 def test_what_netdiag_takes_from_typer_is_still_there():

@@ -227,6 +227,46 @@ def test_no_system_resolver_configured_exits_3(cli, monkeypatch):
     assert err["kind"] == "config" and "--server" in err["hint"]
 
 
+def fake_resolve(monkeypatch, answer):
+    """Stand in for the name resolution of --server names (never the system resolver):
+    ``answer(host)`` is an address or None; returns the (host, port, version) asked."""
+    import netdiag.probes.dns as probe
+    from netdiag.errors import ErrorKind
+    from netdiag.results import ProbeError
+    from netdiag.results.resolve import Endpoint, Resolution
+
+    asked = []
+
+    def resolve(host, port, *, version=None, timeout=None, **_):
+        asked.append((host, port, version))
+        address = answer(host)
+        if address is None:
+            return Resolution((), 1.0, ProbeError(ErrorKind.NXDOMAIN, f"{host}: no such name"))
+        return Resolution((Endpoint(socket.AF_INET, (address, port), address),), 1.0)
+
+    monkeypatch.setattr(probe, "resolve", resolve)
+    return asked
+
+
+def test_a_server_given_by_name_is_resolved_first(cli, dnslab, monkeypatch):
+    asked = fake_resolve(monkeypatch, lambda host: dnslab["example"])
+    r = cli(
+        "dns", "host.example.test", "-4", "@ns.example.test", "--port", dnslab["port"], "--json"
+    )
+    assert r.code == 0, r.out
+    assert asked == [("ns.example.test", int(dnslab["port"]), 4)]
+    [q] = r.json()["results"]
+    assert q["server"] == f"{dnslab['example']}:{dnslab['port']}"
+
+
+def test_a_server_name_that_does_not_resolve_is_a_usage_error(cli, monkeypatch):
+    fake_resolve(monkeypatch, lambda host: None)
+    r = cli("dns", "host.example.test", "--server", "ns.nowhere.test")
+    assert (r.code, r.out) == (2, "")
+    assert "server ns.nowhere.test: ns.nowhere.test: no such name" in r.err
+    assert len(r.err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -31,6 +31,18 @@ def port_of(hostport: str) -> str:
     return hostport.rsplit(":", 1)[1]
 
 
+@pytest.mark.parametrize(
+    ("soft", "inflight"), [(1024, 496), (40, 4), (33, 1), (10, 1), (1 << 20, 1024), (-1, 256)]
+)
+def test_connects_in_flight_fit_the_open_file_limit(monkeypatch, soft, inflight):
+    import resource
+
+    from netdiag.probes import tcp
+
+    monkeypatch.setattr(resource, "getrlimit", lambda what: (soft, soft))
+    assert tcp.inflight_limit() == inflight
+
+
 def test_success_json_shape(cli, lab):
     r = cli("tcp", lab.endpoints["tcp_open"], "-c", "3", "-i", "0.05", "--json")
     assert r.code == 0, r.err

@@ -16,7 +16,6 @@ from netdiag.commands.options import (
     timeout_option,
     usage_error,
 )
-from netdiag.errors import ErrorKind
 from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
@@ -267,60 +266,20 @@ def _lookup(
     retries: int,
     version: int | None,
 ) -> DnsLookupReport:
-    from netdiag.net.resolve import resolve
-    from netdiag.probes.dns import DnsLookupReport, DnsOptions, Server, lookup
-    from netdiag.results import ProbeError
+    from netdiag.probes.dns import DnsOptions, ServerError, probe_dns
     from netdiag.targets import TargetError, parse_target
 
-    servers: list[Server] = []
+    servers = []
     for text in server_texts:
         try:
-            t = parse_target(text, default_port=port)
+            servers.append(parse_target(text, default_port=port))
         except TargetError as exc:
             raise usage_error(f"server {text}: {exc}") from None
-        assert t.port is not None
-        if t.is_ip:
-            servers.append(Server(t.host, t.port, text))
-            continue
-        res = resolve(t.host, t.port, version=version, timeout=timeout)
-        if res.error is not None or not res.endpoints:
-            raise usage_error(f"server {text}: {res.error.message if res.error else 'no address'}")
-        servers.append(Server(res.endpoints[0].address, t.port, text))
-    if not servers:
-        try:
-            import dns.resolver
-
-            system = dns.resolver.Resolver(configure=True).nameservers
-        except Exception as exc:  # any failure to read the configuration
-            system = []
-            reason = str(exc)
-        else:
-            reason = "no nameserver lines"
-        system = [str(s) for s in system if "://" not in str(s)]
-        system = [s for s in system if version is None or (":" in s) == (version == 6)]
-        if not system:
-            from netdiag.clock import utc_now_iso
-
-            err = ProbeError(
-                ErrorKind.CONFIG,
-                f"no system resolver is configured ({reason})",
-                hint="name a server with --server ADDR, or use --trace, which needs none",
-            )
-            return DnsLookupReport(
-                command="dns",
-                ok=False,
-                error=err,
-                interrupted=False,
-                started_at=utc_now_iso(),
-                duration_ms=0.0,
-                mode="lookup",
-                name=qname.to_text(),
-                types=(),
-                results=(),
-            )
-        servers = [Server(s, port, s) for s in system]
-    opts = DnsOptions(tcp=tcp, timeout=timeout, retries=retries)
-    return lookup(qname, rdtypes, servers, opts)
+    opts = DnsOptions(tcp=tcp, timeout=timeout, retries=retries, port=port, version=version)
+    try:
+        return probe_dns(qname, rdtypes, servers, opts)
+    except ServerError as exc:
+        raise usage_error(str(exc)) from None
 
 
 def _trace(

@@ -54,17 +54,13 @@ def _serve(duration: float, extra_tcp: int, json_output: bool) -> None:
     import threading
 
     from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
-    from netdiag.lab import Lab, TcpServer
+    from netdiag.lab import Lab
     from netdiag.output import TextOutput, emit_json
     from netdiag.results.lab import LabReport
 
     started_at, start = utc_now_iso(), now_ns()
     with Lab() as lab:
-        extra: list[str] = []
-        if extra_tcp:
-            server = TcpServer([("127.0.0.1", 0)] * extra_tcp).start()
-            lab._stops.append(server.stop)
-            extra = [f"{h}:{p}" for h, p in server.endpoints]
+        extra = lab.add_tcp_listeners(extra_tcp) if extra_tcp else []
         if json_output:
             emit_json(
                 LabReport(

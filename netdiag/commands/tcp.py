@@ -89,8 +89,6 @@ def command(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    import resource
-
     from netdiag.net.resolve import Resolution
     from netdiag.output import TextOutput, emit_json, terminal_safe
     from netdiag.probes.tcp import TcpOptions, TcpProbe, probe_tcp
@@ -110,8 +108,6 @@ def command(
             raise usage_error(f"'{text}' is an IPv{t.ip_version} address, but -{version} was given")
         parsed.append(t)
 
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    max_inflight = max(1, min(1024, (soft - 32) // 2 if soft > 0 else 256))
     opts = TcpOptions(
         count=count,
         interval=interval,
@@ -120,7 +116,6 @@ def command(
         all_addresses=all_addresses,
         rst=rst,
         max_connect_ms=max_connect_ms,
-        max_inflight=max_inflight,
     )
     if json_output:
         report = probe_tcp(parsed, opts)

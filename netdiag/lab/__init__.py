@@ -284,6 +284,13 @@ class Lab:
         self.urls.update(tls_lab.urls)
         self.files["tls_ca_file"] = str(tls_lab.ca_file)
 
+    def add_tcp_listeners(self, count: int) -> list[str]:
+        """Open ``count`` more TCP listeners on the lab's host (for load tests), stopped with
+        the rest of the lab; their ``host:port``."""
+        server = TcpServer([(self.host, 0)] * count).start()
+        self._stops.append(server.stop)
+        return [format_hostport(host, port) for host, port in server.endpoints]
+
     def stop(self) -> None:
         while self._stops:
             with contextlib.suppress(Exception):

@@ -7,6 +7,9 @@ record of the requested type is reached, or when the CNAME chain leaves the serv
 (it has said all it knows: ``cname_leaves_at``). A response with no answer, no SOA, NS records
 in the authority section and no AA flag is a referral (the server does not serve the name and
 does not recurse), not NODATA.
+
+:func:`probe_dns` is the probe as the ``dns`` command runs it: the servers the user named
+(resolved here) or the system's resolvers, then :func:`lookup`.
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ from netdiag.net.dnsquery import (
     rcode_text,
     section_records,
 )
+from netdiag.net.resolve import resolve
 from netdiag.results import ProbeError, summarize_errors
 from netdiag.results.dns import DnsLookupReport, DnsQueryResult
-from netdiag.targets import format_hostport
+from netdiag.targets import Target, format_hostport
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,15 @@ class DnsOptions:
     timeout: float = 2.0
     retries: int = 1
     recursion_desired: bool = True
+    port: int = 53
+    """The port of the system's resolvers (:func:`probe_dns`; servers given carry their own)."""
+    version: int | None = None
+    """4 or 6: resolve server names, and pick system resolvers, in this family only."""
+
+
+class ServerError(ValueError):
+    """A server the user named cannot be asked (its name does not resolve); nothing was sent.
+    The message is one line, meant for the user."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,4 +225,72 @@ def lookup(
         name=qname.to_text(),
         types=tuple(dns.rdatatype.to_text(t) for t in rdtypes),
         results=tuple(results),
+    )
+
+
+def probe_dns(
+    qname: dns.name.Name,
+    rdtypes: Sequence[dns.rdatatype.RdataType],
+    servers: Sequence[Target],
+    opts: DnsOptions,
+) -> DnsLookupReport:
+    """Ask each of ``servers`` (as the user gave them, each with a port) for every type, or,
+    when none is given, each of the system's resolvers (on ``opts.port``).
+
+    A server given by name is resolved first (its first address, as ``opts.version`` allows);
+    one that does not resolve raises :class:`ServerError` before any query is sent. When no
+    system resolver is configured, the report says so (error kind config) and asks nothing."""
+    asked: list[Server] = []
+    for t in servers:
+        assert t.port is not None, "servers must carry a port"
+        if t.is_ip:
+            asked.append(Server(t.host, t.port, t.text))
+            continue
+        res = resolve(t.host, t.port, version=opts.version, timeout=opts.timeout)
+        if res.error is not None or not res.endpoints:
+            raise ServerError(
+                f"server {t.text}: {res.error.message if res.error else 'no address'}"
+            )
+        asked.append(Server(res.endpoints[0].address, t.port, t.text))
+    if not asked:
+        system, reason = system_resolvers(opts.version)
+        if not system:
+            return _no_resolver(qname, reason)
+        asked = [Server(s, opts.port, s) for s in system]
+    return lookup(qname, rdtypes, asked, opts)
+
+
+def system_resolvers(version: int | None = None) -> tuple[list[str], str]:
+    """The addresses of the system's resolvers (resolv.conf's nameserver lines) in
+    ``version``'s family, and, when there are none, why."""
+    try:
+        import dns.resolver
+
+        found = dns.resolver.Resolver(configure=True).nameservers
+    except Exception as exc:  # any failure to read the configuration
+        found = []
+        reason = str(exc)
+    else:
+        reason = "no nameserver lines"
+    addresses = [str(s) for s in found if "://" not in str(s)]
+    return [a for a in addresses if version is None or (":" in a) == (version == 6)], reason
+
+
+def _no_resolver(qname: dns.name.Name, reason: str) -> DnsLookupReport:
+    err = ProbeError(
+        ErrorKind.CONFIG,
+        f"no system resolver is configured ({reason})",
+        hint="name a server with --server ADDR, or use --trace, which needs none",
+    )
+    return DnsLookupReport(
+        command="dns",
+        ok=False,
+        error=err,
+        interrupted=False,
+        started_at=utc_now_iso(),
+        duration_ms=0.0,
+        mode="lookup",
+        name=qname.to_text(),
+        types=(),
+        results=(),
     )

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import heapq
 import queue
+import resource
 import selectors
 import socket
 import threading
@@ -38,7 +39,17 @@ class TcpOptions:
     all_addresses: bool = False
     rst: bool = False
     max_connect_ms: float | None = None
-    max_inflight: int = 256
+    max_inflight: int | None = None
+    """Connects in flight at once; None: as many as the open-file limit allows
+    (:func:`inflight_limit`)."""
+
+
+def inflight_limit() -> int:
+    """How many connects may be in flight at once under this process's open-file limit
+    (RLIMIT_NOFILE): half of what is left after 32 descriptors kept for everything else,
+    from 1 to 1024 (256 when there is no limit)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(1, min(1024, (soft - 32) // 2 if soft > 0 else 256))
 
 
 ProbeCallback = Callable[[int, TcpProbe], None]
@@ -82,6 +93,7 @@ class _Run:
         self.sel = selectors.DefaultSelector()
         self.interval_ns = int(opts.interval * 1e9)
         self.timeout_ns = int(opts.timeout * 1e9)
+        self.max_inflight = inflight_limit() if opts.max_inflight is None else opts.max_inflight
 
     # -- scheduling ---------------------------------------------------------------------
     def _schedule(self, job: _Job, at_ns: int) -> None:
@@ -166,9 +178,7 @@ class _Run:
         while True:
             done: list[tuple[_Job, TcpProbe]] = []
             now = now_ns()
-            while (
-                self.due and self.due[0][0] <= now and len(self.inflight) < self.opts.max_inflight
-            ):
+            while self.due and self.due[0][0] <= now and len(self.inflight) < self.max_inflight:
                 _, _, job = heapq.heappop(self.due)
                 done.extend(self._start(job))
                 now = now_ns()
@@ -176,7 +186,7 @@ class _Run:
                 self._notify(done)
                 return
             wait_until: list[int] = [fl.deadline_ns for fl in self.inflight.values()]
-            if self.due and len(self.inflight) < self.opts.max_inflight:
+            if self.due and len(self.inflight) < self.max_inflight:
                 wait_until.append(self.due[0][0])
             timeout = None if not wait_until else max(0, min(wait_until) - now) / 1e9
             self._notify(done)
