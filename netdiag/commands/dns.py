@@ -164,31 +164,7 @@ def command(
     from netdiag.net.dnsfeatures import prepare
 
     prepare()  # before dnspython's first import: spares it importlib.metadata
-
-    import dns.exception
-    import dns.name
-    import dns.reversename
-
-    from netdiag.net.dnsquery import rdtype_of
-
-    if any(c.isspace() for c in name) or not name:
-        raise usage_error(f"'{name}' is not a valid domain name")
-    if reverse:
-        try:
-            qname = dns.reversename.from_address(name)
-        except (dns.exception.SyntaxError, ValueError):
-            raise usage_error(f"-x needs an IP address, not '{name}'") from None
-    else:
-        try:
-            qname = dns.name.from_text(name)
-        except (dns.exception.DNSException, UnicodeError, ValueError) as exc:
-            raise usage_error(f"'{name}' is not a valid domain name: {exc}") from None
-    try:
-        rdtypes = [rdtype_of(t) for t in (types or (["PTR"] if reverse else ["A"]))]
-    except ValueError as exc:
-        raise usage_error(str(exc)) from None
-    rdtypes = list(dict.fromkeys(rdtypes))
-
+    qname, rdtypes = _question(name, types, reverse)
     report: DnsLookupReport | DnsTraceReport
     if do_trace:
         if len(rdtypes) != 1:
@@ -254,6 +230,36 @@ def split_words(words: list[str]) -> tuple[list[str], str, list[str]]:
         if t.upper() in OTHER_CLASSES:
             raise usage_error(f"class {t.upper()} is not supported: netdiag asks class IN")
     return servers, name, [t for t in types if t.upper() != "IN"]
+
+
+def _question(
+    name: str, types: list[str], reverse: bool
+) -> tuple[dns.name.Name, list[dns.rdatatype.RdataType]]:
+    """The name to ask about (``-x``: the reverse name of an address) and the record types,
+    each once (default A, or PTR with ``-x``)."""
+    import dns.exception
+    import dns.name
+    import dns.reversename
+
+    from netdiag.net.dnsquery import rdtype_of
+
+    if any(c.isspace() for c in name) or not name:
+        raise usage_error(f"'{name}' is not a valid domain name")
+    if reverse:
+        try:
+            qname = dns.reversename.from_address(name)
+        except (dns.exception.SyntaxError, ValueError):
+            raise usage_error(f"-x needs an IP address, not '{name}'") from None
+    else:
+        try:
+            qname = dns.name.from_text(name)
+        except (dns.exception.DNSException, UnicodeError, ValueError) as exc:
+            raise usage_error(f"'{name}' is not a valid domain name: {exc}") from None
+    try:
+        rdtypes = [rdtype_of(t) for t in (types or (["PTR"] if reverse else ["A"]))]
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+    return qname, list(dict.fromkeys(rdtypes))
 
 
 def _lookup(

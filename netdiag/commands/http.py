@@ -21,6 +21,7 @@ from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
     from netdiag.output import TextOutput
+    from netdiag.probes.http import ConnectToRule, ResolveRule
     from netdiag.results.http import HttpReport
 
 HELP = """\
@@ -181,9 +182,7 @@ def command(
     from netdiag.probes.http import (
         SCHEMES,
         HttpOptions,
-        parse_connect_to,
         parse_expect_status,
-        parse_resolve,
         probe_http,
     )
     from netdiag.targets import TargetError, parse_target
@@ -196,29 +195,8 @@ def command(
         t = parse_target(text, schemes=SCHEMES)
     except TargetError as exc:
         raise usage_error(str(exc)) from None
-    parsed_headers: list[tuple[str, str]] = []
-    for h in headers or []:
-        name, sep, value = h.partition(":")
-        name = name.strip()
-        if (
-            not sep
-            or not name
-            or any(c in name for c in " \t\r\n")
-            or any(c in value for c in "\r\n")
-        ):
-            raise usage_error(f"-H takes 'Name: value', not '{h}'")
-        parsed_headers.append((name, value.strip()))
-    payload: bytes | None = None
-    if data is not None:
-        if data.startswith("@"):
-            from netdiag.files import MAX_BODY_BYTES, FileError, read_bounded
-
-            try:
-                payload = read_bounded(data[1:], MAX_BODY_BYTES)
-            except FileError as exc:
-                raise usage_error(f"-d @{exc}") from None
-        else:
-            payload = data.encode()
+    parsed_headers = _headers(headers or [])
+    payload = _payload(data)
     if head and (payload is not None or (method and method.upper() != "HEAD")):
         raise usage_error("--head sends no body and no other method")
     verb = (method or ("HEAD" if head else "POST" if payload is not None else "GET")).upper()
@@ -229,19 +207,7 @@ def command(
     except ValueError as exc:
         raise usage_error(f"--expect-status: {exc}") from None
     ca_pem = read_ca_option(ca_file)
-    try:
-        resolve_rules = tuple(parse_resolve(r) for r in resolve or [])
-    except TargetError as exc:
-        raise usage_error(f"--resolve: {exc}") from None
-    try:
-        connect_rules = tuple(parse_connect_to(r) for r in connect_to or [])
-    except TargetError as exc:
-        raise usage_error(f"--connect-to: {exc}") from None
-    seen: set[tuple[str, int]] = set()
-    for rule in resolve_rules:
-        if (rule.host, rule.port) in seen:
-            raise usage_error(f"--resolve: {rule.host}:{rule.port} is given twice")
-        seen.add((rule.host, rule.port))
+    resolve_rules, connect_rules = _rules(resolve or [], connect_to or [])
 
     opts = HttpOptions(
         method=verb,
@@ -272,6 +238,61 @@ def command(
         out.print(*http_view(shown, terminal=out.is_terminal))
 
     finish(report, json_output, render)
+
+
+def _headers(texts: list[str]) -> list[tuple[str, str]]:
+    """``-H 'Name: value'``, each as (name, value)."""
+    parsed = []
+    for h in texts:
+        name, sep, value = h.partition(":")
+        name = name.strip()
+        if (
+            not sep
+            or not name
+            or any(c in name for c in " \t\r\n")
+            or any(c in value for c in "\r\n")
+        ):
+            raise usage_error(f"-H takes 'Name: value', not '{h}'")
+        parsed.append((name, value.strip()))
+    return parsed
+
+
+def _payload(data: str | None) -> bytes | None:
+    """The body of ``-d DATA``: DATA itself, or the file of ``-d @FILE`` (bounded)."""
+    if data is None:
+        return None
+    if not data.startswith("@"):
+        return data.encode()
+    from netdiag.files import MAX_BODY_BYTES, FileError, read_bounded
+
+    try:
+        return read_bounded(data[1:], MAX_BODY_BYTES)
+    except FileError as exc:
+        raise usage_error(f"-d @{exc}") from None
+
+
+def _rules(
+    resolve: list[str], connect_to: list[str]
+) -> tuple[tuple[ResolveRule, ...], tuple[ConnectToRule, ...]]:
+    """The ``--resolve`` and ``--connect-to`` rules; one name and port resolved twice is an
+    error."""
+    from netdiag.probes.http import parse_connect_to, parse_resolve
+    from netdiag.targets import TargetError
+
+    try:
+        resolve_rules = tuple(parse_resolve(r) for r in resolve)
+    except TargetError as exc:
+        raise usage_error(f"--resolve: {exc}") from None
+    try:
+        connect_rules = tuple(parse_connect_to(r) for r in connect_to)
+    except TargetError as exc:
+        raise usage_error(f"--connect-to: {exc}") from None
+    seen: set[tuple[str, int]] = set()
+    for rule in resolve_rules:
+        if (rule.host, rule.port) in seen:
+            raise usage_error(f"--resolve: {rule.host}:{rule.port} is given twice")
+        seen.add((rule.host, rule.port))
+    return resolve_rules, connect_rules
 
 
 def register(app: typer.Typer) -> None:
