@@ -232,3 +232,15 @@ def test_any_der_gives_a_clean_verdict(ca_file: Path, chain: list[bytes], name: 
     assert all(p.kind and p.message for p in found)
     if any(s.cert is None or s.faults for s in served):
         assert found and v.trusted is False
+
+
+def test_a_leaf_whose_public_key_cannot_be_read_is_not_trusted(ca_file: Path) -> None:
+    # Found by hypothesis: a leaf with its EC curve OID changed. The verifier only checks
+    # signatures (the issuer's key), so it built a path; the verdict must not vouch for a
+    # certificate whose key netdiag cannot read.
+    prime256v1 = bytes.fromhex("06082a8648ce3d030107")  # the curve's OID, as DER
+    assert prime256v1 in LEAF_DER
+    bad = LEAF_DER.replace(prime256v1, bytes.fromhex("06082a8648ce3d030102"), 1)  # prime192v2
+    v = judge([bad, ROOT_DER], "leaf.test", ca_file=ca_file, min_days=None, with_pem=False)
+    assert any(p.kind == "bad_certificate" and "public key" in p.message for p in v.problems)
+    assert v.trusted is False

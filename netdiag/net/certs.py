@@ -636,8 +636,11 @@ def assess(
     expiring, warning = _expiry_notice(served, now, min_days, warn_days)
     if expiring is not None:
         found.append(expiring)
+    unreadable = any(s.faults for s in served)
     return Verdict(
-        trusted=trust.now,
+        # A certificate netdiag cannot read whole is not vouched for, even when the verifier
+        # (which needs only the signatures) builds a path through it.
+        trusted=trust.now and not unreadable,
         path_to_trust_anchor=trust.path,
         hostname_match=match,
         problems=tuple(found),
