@@ -231,16 +231,25 @@ def test_any_der_gives_a_clean_verdict(ca_file: Path, chain: list[bytes], name: 
     assert isinstance(found, tuple)
     assert all(p.kind and p.message for p in found)
     if any(s.cert is None or s.faults for s in served):
-        assert found and v.trusted is False
+        assert found  # what cannot be read is always reported...
+    if served and (served[0].cert is None or served[0].faults):
+        assert v.trusted is False  # ...and a leaf that cannot be read is never trusted
 
 
-def test_a_leaf_whose_public_key_cannot_be_read_is_not_trusted(ca_file: Path) -> None:
-    # Found by hypothesis: a leaf with its EC curve OID changed. The verifier only checks
-    # signatures (the issuer's key), so it built a path; the verdict must not vouch for a
-    # certificate whose key netdiag cannot read.
-    prime256v1 = bytes.fromhex("06082a8648ce3d030107")  # the curve's OID, as DER
-    assert prime256v1 in LEAF_DER
-    bad = LEAF_DER.replace(prime256v1, bytes.fromhex("06082a8648ce3d030102"), 1)  # prime192v2
-    v = judge([bad, ROOT_DER], "leaf.test", ca_file=ca_file, min_days=None, with_pem=False)
-    assert any(p.kind == "bad_certificate" and "public key" in p.message for p in v.problems)
-    assert v.trusted is False
+def test_a_served_root_that_cannot_be_read_is_reported_and_the_verdict_is_the_verifiers(
+    ca_file: Path,
+) -> None:
+    # Found by hypothesis: the served copy of the trusted root with its key algorithm OID
+    # broken. A client verifies with its own copy of the root, so the chain is trusted; the
+    # broken copy is still reported, and makes the report unhealthy.
+    at = ROOT_DER.index(bytes.fromhex("06072a8648ce3d0201")) + 2  # id-ecPublicKey's content
+    bad_root = ROOT_DER[:at] + b"\x00" + ROOT_DER[at + 1 :]
+    v = judge([LEAF_DER, bad_root], "leaf.test", ca_file=ca_file, min_days=None, with_pem=False)
+    assert v.trusted is True
+    bad = [p for p in v.problems if p.kind == "bad_certificate"]
+    assert bad and "certificate 1" in bad[0].message and "public key" in bad[0].message
+    # The leaf itself broken the same way: never trusted (its signature no longer verifies).
+    at = LEAF_DER.index(bytes.fromhex("06072a8648ce3d0201")) + 2
+    bad_leaf = LEAF_DER[:at] + b"\x00" + LEAF_DER[at + 1 :]
+    v = judge([bad_leaf, ROOT_DER], "leaf.test", ca_file=ca_file, min_days=None, with_pem=False)
+    assert v.trusted is False and any(p.kind == "bad_certificate" for p in v.problems)

@@ -636,11 +636,10 @@ def assess(
     expiring, warning = _expiry_notice(served, now, min_days, warn_days)
     if expiring is not None:
         found.append(expiring)
-    unreadable = any(s.faults for s in served)
     return Verdict(
-        # A certificate netdiag cannot read whole is not vouched for, even when the verifier
-        # (which needs only the signatures) builds a path through it.
-        trusted=trust.now and not unreadable,
+        # The verifier's word: a served copy of a trusted root that cannot be read does not
+        # stop a client, which uses its own copy (the copy is still reported as a problem).
+        trusted=trust.now,
         path_to_trust_anchor=trust.path,
         hostname_match=match,
         problems=tuple(found),
