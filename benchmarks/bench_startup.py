@@ -32,12 +32,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import Table, lab_process, machine_note, netdiag_cmd
+from common import Table, bench_env, lab_process, machine_note, netdiag_cmd
 
 GOAL = 0.6
 
@@ -128,25 +127,23 @@ def main() -> None:
     args = parser.parse_args()
     print(f"netdiag start-up benchmarks ({machine_note()}); netdiag = {' '.join(netdiag_cmd())}")
     ref_cmd = httpie()
-    with tempfile.TemporaryDirectory(prefix="netdiag-bench-pycache-") as cache:
-        env = dict(os.environ, PYTHONPYCACHEPREFIX=cache)
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        with lab_process() as lab:
-            cmds = commands(lab)
-            floors = {k: [sys.executable, "-c", code] for k, code in FLOORS.items()}
-            cmds = {**cmds, **floors}
-            if ref_cmd is not None:
-                cmds = {"HTTPie http --version": [ref_cmd, "--version"], **cmds}
-            wall: dict[str, list[float]] = {k: [] for k in cmds}
-            cpu: dict[str, list[float]] = {k: [] for k in cmds}
-            status: dict[str, set[int]] = {k: set() for k in cmds}
-            for i in range(args.warmup + args.runs):
-                for name, argv in cmds.items():
-                    w, c, rc = run_once(argv, env)
-                    status[name].add(rc)
-                    if i >= args.warmup:
-                        wall[name].append(w)
-                        cpu[name].append(c)
+    env = bench_env()
+    with lab_process() as lab:
+        cmds = commands(lab)
+        floors = {k: [sys.executable, "-c", code] for k, code in FLOORS.items()}
+        cmds = {**cmds, **floors}
+        if ref_cmd is not None:
+            cmds = {"HTTPie http --version": [ref_cmd, "--version"], **cmds}
+        wall: dict[str, list[float]] = {k: [] for k in cmds}
+        cpu: dict[str, list[float]] = {k: [] for k in cmds}
+        status: dict[str, set[int]] = {k: set() for k in cmds}
+        for i in range(args.warmup + args.runs):
+            for name, argv in cmds.items():
+                w, c, rc = run_once(argv, env)
+                status[name].add(rc)
+                if i >= args.warmup:
+                    wall[name].append(w)
+                    cpu[name].append(c)
     med = {k: statistics.median(v) for k, v in wall.items()}
     cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
     ref = med.pop("HTTPie http --version", None)

@@ -3,17 +3,32 @@ side-by-side table with ratios. Benchmarks talk only to loopback."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+_PYCACHE = tempfile.mkdtemp(prefix="netdiag-bench-pycache-")
+atexit.register(shutil.rmtree, _PYCACHE, True)
+
+
+def bench_env() -> dict[str, str]:
+    """The environment of every timed process: a bytecode cache private to this run
+    (``PYTHONPYCACHEPREFIX``), filled by the warm-up runs, as an installed package (pip compiles
+    on install) would have, even where ``PYTHONDONTWRITEBYTECODE`` is set or site-packages holds
+    no bytecode: else every run would compile rich, typer and cryptography again."""
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=_PYCACHE)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def compile_netdiag() -> None:
@@ -49,6 +64,7 @@ def time_process(argv: Sequence[str], runs: int = 20, warmup: int = 2) -> float:
             check=False,
             stdin=subprocess.DEVNULL,
             timeout=60,
+            env=bench_env(),
         )
         if i >= warmup:
             samples.append((time.perf_counter() - t0) * 1000)
