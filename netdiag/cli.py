@@ -113,7 +113,7 @@ def run(args: list[str]) -> int:
     _finite_floats(command)
     real_stdout = sys.stdout
     guarded = GuardedStdout(real_stdout)
-    sys.stdout = guarded  # type: ignore[assignment]
+    sys.stdout = guarded
     try:
         rv = command.main(args=args, prog_name="netdiag", standalone_mode=False)
         sys.stdout.flush()
@@ -150,10 +150,11 @@ def output_failed(exc: OutputError | OSError | AttributeError, stdout: Any = Non
     if exc.errno != errno.EPIPE:
         error_line(None, f"cannot write the output: {exc.reason}")
     stdout = sys.stdout if stdout is None else stdout
-    if stdout is not None and stdout is sys.__stdout__:
+    real = sys.__stdout__
+    if real is not None and stdout is real:
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, stdout.fileno())
+            os.dup2(devnull, real.fileno())
             os.close(devnull)
         except (OSError, ValueError):
             pass

@@ -161,8 +161,9 @@ def command(
             raise usage_error(f"at most {MAX_HOSTS} hosts in one run")
 
     from netdiag.output import TextOutput, emit_json, terminal_safe
-    from netdiag.probes.ping import PingOptions, PingProbe, probe_ping
+    from netdiag.probes.ping import PingOptions, probe_ping
     from netdiag.results import exit_status
+    from netdiag.results.ping import PingProbe
 
     opts = PingOptions(
         count=count,

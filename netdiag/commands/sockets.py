@@ -11,6 +11,7 @@ from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
     from netdiag.output import TextOutput
+    from netdiag.probes.sockets import SocketsOptions
     from netdiag.results.sockets import SocketsReport
 
 HELP = """\
@@ -128,7 +129,7 @@ def command(
     raise typer.Exit(_watch(opts, watch, count))
 
 
-def _watch(opts: object, every: float, count: int | None) -> int:
+def _watch(opts: SocketsOptions, every: float, count: int | None) -> int:
     import time
 
     from rich.console import Group
@@ -152,7 +153,7 @@ def _watch(opts: object, every: float, count: int | None) -> int:
             live.start()
         while count is None or n < count:
             started = time.monotonic()
-            report = snapshot(opts)  # type: ignore[arg-type]
+            report = snapshot(opts)
             rate = None
             if previous is not None:
                 rate = (report.time_wait.count - previous[0]) / (started - previous[1])

@@ -89,10 +89,11 @@ def command(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    from netdiag.net.resolve import Resolution
     from netdiag.output import TextOutput, emit_json, terminal_safe
-    from netdiag.probes.tcp import TcpOptions, TcpProbe, probe_tcp
+    from netdiag.probes.tcp import TcpOptions, probe_tcp
     from netdiag.results import exit_status
+    from netdiag.results.resolve import Resolution
+    from netdiag.results.tcp import TcpProbe
     from netdiag.targets import TargetError, parse_target
 
     version = ip_version(ipv4, ipv6)

@@ -31,9 +31,11 @@ import contextlib
 import selectors
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from netdiag.lab.listeners import bound
 from netdiag.targets import format_hostport
 
 IDLE_SECONDS = 30.0
@@ -81,11 +83,11 @@ class TcpServer:
             raise
         s.setblocking(False)
         self.listeners.append(s)
-        return s.getsockname()[:2]
+        return bound(s)
 
     @property
     def endpoints(self) -> list[tuple[str, int]]:
-        return [s.getsockname()[:2] for s in self.listeners]
+        return [bound(s) for s in self.listeners]
 
     def start(self) -> TcpServer:
         self._thread.start()
@@ -161,7 +163,7 @@ class RefusedPort:
 
     @property
     def endpoint(self) -> tuple[str, int]:
-        return self.sock.getsockname()[:2]
+        return bound(self.sock)
 
     def stop(self) -> None:
         self.sock.close()
@@ -193,7 +195,7 @@ class SilentPort:
 
     @property
     def endpoint(self) -> tuple[str, int]:
-        return self.sock.getsockname()[:2]
+        return bound(self.sock)
 
     def stop(self) -> None:
         for f in self.fillers:
@@ -214,7 +216,7 @@ class Lab:
     """Base URLs of the web servers: ``http``, ``https`` and ``h2`` (see netdiag.lab.http)."""
     files: dict[str, str] = field(default_factory=dict)
     """Files the lab made: ``tls_ca_file``, the lab root CA to trust."""
-    _stops: list = field(default_factory=list)
+    _stops: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> Lab:
         try:

@@ -256,13 +256,15 @@ def authoritative_answer(
         return response
     question = query.question[0]
     qname, qtype = question.name, question.rdtype
-    candidates = [z for z in zones if qname.is_subdomain(z.origin)]
+    candidates = [z for z in zones if z.origin is not None and qname.is_subdomain(z.origin)]
     if not candidates:
         response.set_rcode(dns.rcode.REFUSED)
         return response
-    zone = max(candidates, key=lambda z: len(z.origin))
+    zone = max(candidates, key=lambda z: len(z.origin or dns.name.empty))
     origin = zone.origin
+    assert origin is not None
     soa = zone.get_rrset(origin, dns.rdatatype.SOA)
+    assert soa is not None, f"the lab's zone {origin} has no SOA"
 
     def referral_at(name: dns.name.Name) -> dns.name.Name | None:
         for depth in range(len(origin) + 1, len(name) + 1):
@@ -307,6 +309,7 @@ def authoritative_answer(
 def _add_referral(response: dns.message.Message, zone: dns.zone.Zone, cut: dns.name.Name) -> None:
     """The NS set of ``cut`` in the authority section, with in-zone glue."""
     ns = zone.get_rrset(cut, dns.rdatatype.NS)
+    assert ns is not None and zone.origin is not None
     response.authority.append(ns)
     for rd in ns:
         if rd.target.is_subdomain(zone.origin):

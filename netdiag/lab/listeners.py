@@ -16,6 +16,12 @@ IO_TIMEOUT = 5.0
 Handler = Callable[[socket.socket], None]
 
 
+def bound(sock: socket.socket) -> tuple[str, int]:
+    """The (host, port) a socket is bound to, for IPv4 and IPv6 alike."""
+    name = sock.getsockname()
+    return str(name[0]), int(name[1])
+
+
 class Listeners:
     """TCP listeners on 127.0.0.1, one accept thread, a thread per connection (bounded)."""
 
@@ -31,7 +37,7 @@ class Listeners:
         s.listen(64)
         s.setblocking(False)
         self.handlers[s] = handler
-        return s.getsockname()[:2]
+        return bound(s)
 
     def start(self) -> None:
         self._thread.start()

@@ -4,6 +4,7 @@ defects. Everything is generated fresh (EC P-256 keys, quick to make), never shi
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,17 +71,17 @@ def make_ca(
     signer = issuer.key if issuer else key
     if issuer:
         builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[arg-type]
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
             critical=False,
         )
-    return Issued(builder.sign(signer, hashes.SHA256()), key)  # type: ignore[arg-type]
+    return Issued(builder.sign(signer, hashes.SHA256()), key)
 
 
 def make_leaf(
     issuer: Issued | None,
     cn: str,
-    dns_names: list[str] = (),  # type: ignore[assignment]
-    ips: list[str] = (),  # type: ignore[assignment]
+    dns_names: Sequence[str] = (),
+    ips: Sequence[str] = (),
     *,
     not_before: datetime | None = None,
     not_after: datetime | None = None,
@@ -123,7 +124,7 @@ def make_leaf(
     if issuer is not None:
         if aki:
             builder = builder.add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[arg-type]
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
                 critical=False,
             )
         if aia:
@@ -140,7 +141,7 @@ def make_leaf(
                 critical=False,
             )
     signer = issuer.key if issuer else key
-    return Issued(builder.sign(signer, hashes.SHA256()), key)  # type: ignore[arg-type]
+    return Issued(builder.sign(signer, hashes.SHA256()), key)
 
 
 TERMINAL_ESCAPES = "evil\x1b[2J\x1b]0;pwned\x07\x1b[1A\x1b[2K"

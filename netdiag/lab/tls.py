@@ -220,7 +220,7 @@ class OpenSSLStream:
 
     def recv(self, n: int) -> bytes:
         """Up to ``n`` bytes; OSError at the client's close or on any TLS error."""
-        return self._call(functools.partial(self.conn.recv, n))
+        return bytes(self._call(functools.partial(self.conn.recv, n)))
 
     def sendall(self, data: bytes) -> None:
         view = memoryview(data)
@@ -325,7 +325,7 @@ class TlsLab:
             cert, key = write_pair(d, case, chain, leaf.key)
             return cert, key, leaf
 
-        cases: list[tuple[str, dict, dict]] = [
+        cases: list[tuple[str, dict[str, object], dict[str, ssl.TLSVersion]]] = [
             ("good", {}, {}),
             ("rsa", {"key_kind": "rsa"}, {}),
             ("expired", {"not_before": now - 100 * DAY, "not_after": now - DAY}, {}),
@@ -492,7 +492,7 @@ class TlsLab:
                 revocation_reason=None,
             )
             .responder_id(ocsp.OCSPResponderEncoding.HASH, inter.cert)
-            .sign(inter.key, hashes.SHA256())  # type: ignore[arg-type]
+            .sign(inter.key, hashes.SHA256())
         )
         der = response.public_bytes(serialization.Encoding.DER)
         self._add("ocsp", ocsp_stapling_handler(cert, key, der), name)

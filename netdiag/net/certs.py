@@ -94,7 +94,9 @@ def _scratch_key() -> ed25519.Ed25519PrivateKey:
     return ed25519.Ed25519PrivateKey.generate()
 
 
-def _parse_extension(oid: x509.ObjectIdentifier, critical: bool, value: bytes) -> x509.Extension:
+def _parse_extension(
+    oid: x509.ObjectIdentifier, critical: bool, value: bytes
+) -> x509.Extension[x509.ExtensionType]:
     """One extension parsed on its own, by cryptography: it is carried in a throwaway
     certificate, since cryptography reads a certificate's extensions all at once or not at all."""
     key = _scratch_key()
@@ -112,6 +114,10 @@ def _parse_extension(oid: x509.ObjectIdentifier, critical: bool, value: bytes) -
         .sign(key, None)
     )
     return x509.Extension(oid, critical, scratch.extensions[0].value)
+
+
+_BAD = ErrorKind.BAD_CERTIFICATE
+_MALFORMED = ErrorKind.MALFORMED_EXTENSION
 
 
 class Served:
@@ -133,7 +139,7 @@ class Served:
     )
 
     def __init__(self, item: bytes | x509.Certificate) -> None:
-        self.faults: list[tuple[str, str]] = []
+        self.faults: list[tuple[ErrorKind, str]] = []
         self.subject: x509.Name | None = None
         self.issuer: x509.Name | None = None
         self.extensions = x509.Extensions([])
@@ -156,21 +162,24 @@ class Served:
     def _read_all(self) -> None:
         if self.cert is None:
             self.cert = self._read(
-                "bad_certificate", "cannot be parsed", x509.load_der_x509_certificate, self.der
+                _BAD,
+                "cannot be parsed",
+                x509.load_der_x509_certificate,
+                self.der,
             )
         cert = self.cert
         if cert is None:
             return
-        self.subject = self._read("bad_certificate", "has an unreadable subject", _name_of, cert)
-        self.issuer = self._read("bad_certificate", "has an unreadable issuer", _issuer_of, cert)
-        key = self._read("bad_certificate", "has an unreadable public key", _key, cert)
+        self.subject = self._read(_BAD, "has an unreadable subject", _name_of, cert)
+        self.issuer = self._read(_BAD, "has an unreadable issuer", _issuer_of, cert)
+        key = self._read(_BAD, "has an unreadable public key", _key, cert)
         self.key = key or (UNREADABLE, None, None)
         self.serial = cert.serial_number
         self.extensions = self._read_extensions(cert)
 
     def _read(
         self,
-        kind: str,
+        kind: ErrorKind,
         what: str,
         read: Callable[..., _T],
         *args: object,
@@ -189,18 +198,18 @@ class Served:
         try:
             raw = _raw_extensions(cert.tbs_certificate_bytes)
         except ValueError:
-            self.faults.append(("malformed_extension", f"has unreadable extensions ({reason})"))
+            self.faults.append((_MALFORMED, f"has unreadable extensions ({reason})"))
             return x509.Extensions([])
-        readable: list[x509.Extension] = []
+        readable: list[x509.Extension[x509.ExtensionType]] = []
         seen: set[x509.ObjectIdentifier] = set()
         for oid, critical, value in raw:
             label = _oid_name(oid)
             if oid in seen:
-                self.faults.append(("malformed_extension", f"has a duplicate {label} extension"))
+                self.faults.append((_MALFORMED, f"has a duplicate {label} extension"))
                 continue
             seen.add(oid)
             ext = self._read(
-                "malformed_extension",
+                _MALFORMED,
                 f"has a malformed {label} extension",
                 _parse_extension,
                 oid,
@@ -211,8 +220,8 @@ class Served:
                 readable.append(ext)
             else:
                 self.bad_extensions.add(oid)
-        if not any(kind == "malformed_extension" for kind, _ in self.faults):
-            self.faults.append(("malformed_extension", f"has unreadable extensions ({reason})"))
+        if not any(kind is _MALFORMED for kind, _ in self.faults):
+            self.faults.append((_MALFORMED, f"has unreadable extensions ({reason})"))
         return x509.Extensions(readable)
 
     def extension(self, kind: type[_E]) -> _E | None:
@@ -449,8 +458,8 @@ def _read_store_file(path: str, _mtime_ns: int, _size: int) -> tuple[x509.Certif
 # -- verdicts ---------------------------------------------------------------------------------
 
 
-def _subject_for(name: str) -> x509.verification.Subject:  # type: ignore[name-defined]
-    from cryptography.x509.verification import DNSName, IPAddress
+def _subject_for(name: str) -> x509.DNSName | x509.IPAddress:
+    from cryptography.x509 import DNSName, IPAddress
 
     try:
         return IPAddress(ipaddress.ip_address(name))

@@ -21,6 +21,7 @@ import errno
 import selectors
 import socket
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -30,13 +31,14 @@ import dns.name
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 
 from netdiag.clock import now_ns
 from netdiag.errors import ErrorKind
-from netdiag.net.resolve import Endpoint
 from netdiag.net.tcpconnect import connect
 from netdiag.results import ProbeError
 from netdiag.results.dns import Record
+from netdiag.results.resolve import Endpoint
 from netdiag.targets import format_hostport
 
 EDNS_PAYLOAD = 1232
@@ -48,7 +50,7 @@ MAX_REJECTED_KEPT = 10
 """Rejected responses are all counted, but only this many are kept (with the reason)."""
 
 
-def section_records(section: list) -> tuple[Record, ...]:
+def section_records(section: Sequence[dns.rrset.RRset]) -> tuple[Record, ...]:
     return tuple(
         Record(rrset.name.to_text(), dns.rdatatype.to_text(rrset.rdtype), rrset.ttl, rd.to_text())
         for rrset in section
@@ -64,14 +66,22 @@ def flag_names(message: dns.message.Message) -> tuple[str, ...]:
 
 
 @dataclass(slots=True)
+class _Fault:
+    """One kind of rejection: how many, and the reason of the first."""
+
+    count: int
+    first: str
+
+
+@dataclass(slots=True)
 class Rejections:
     """Responses that were received but not trusted: every one counted (by kind of fault
     too), the first :data:`MAX_REJECTED_KEPT` kept with the reason."""
 
     count: int = 0
     first: list[str] = field(default_factory=list)
-    by_fault: dict[str, list] = field(default_factory=dict)
-    """fault -> [count, the first reason]: a handful of faults, so nothing grows per packet."""
+    by_fault: dict[str, _Fault] = field(default_factory=dict)
+    """A handful of faults, each counted with its first reason: nothing grows per packet."""
 
     def add(self, fault: str, reason: str) -> None:
         self.count += 1
@@ -79,9 +89,9 @@ class Rejections:
             self.first.append(reason)
         seen = self.by_fault.get(fault)
         if seen is None:
-            self.by_fault[fault] = [1, reason]
+            self.by_fault[fault] = _Fault(1, reason)
         else:
-            seen[0] += 1
+            seen.count += 1
 
     def add_again(self, fault: str) -> bool:
         """Count one more rejection of a fault already seen, without its reason, once no more
@@ -90,7 +100,7 @@ class Rejections:
         if seen is None or not self.full:
             return False
         self.count += 1
-        seen[0] += 1
+        seen.count += 1
         return True
 
     @property
@@ -103,9 +113,9 @@ class Rejections:
         message: one clause per fault however many were rejected."""
         noun = "response" if self.count == 1 else "responses"
         clauses = []
-        for n, reason in self.by_fault.values():
-            more = f" and {n - 1:,} more like it" if n > 1 else ""
-            clauses.append(f"{reason}{more}")
+        for f in self.by_fault.values():
+            more = f" and {f.count - 1:,} more like it" if f.count > 1 else ""
+            clauses.append(f"{f.first}{more}")
         return f"{self.count:,} {noun}: {'; '.join(clauses)}"
 
 
@@ -423,7 +433,7 @@ def answer_chain(
     """Follow qname's CNAMEs inside ``response``'s answer section, at most
     :data:`MAX_CNAME_CHAIN` of them, stopping where a loop closes."""
     name = qname
-    kept: list = []
+    kept: list[dns.rrset.RRset] = []
     seen = {qname}
     for _ in range(MAX_CNAME_CHAIN + 1):
         rr = response.get_rrset(response.answer, name, IN, rdtype)

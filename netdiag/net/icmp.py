@@ -78,7 +78,7 @@ def checksum(data: bytes) -> int:
     """The Internet checksum (RFC 1071)."""
     if len(data) % 2:
         data += b"\x00"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     total = (total >> 16) + (total & 0xFFFF)
     total += total >> 16
     return ~total & 0xFFFF
@@ -169,7 +169,7 @@ class Received:
     """For errors: where the quoted original datagram was going."""
 
 
-def _cmsgs(ancdata: list) -> tuple[int | None, int | None]:
+def _cmsgs(ancdata: list[tuple[int, int, bytes]]) -> tuple[int | None, int | None]:
     ttl = rx = None
     for level, ctype, data in ancdata:
         if level == socket.SOL_SOCKET and ctype == SO_TIMESTAMPNS and len(data) >= 16:
@@ -262,7 +262,7 @@ def _parse(
 
 def _receive_errors(s: IcmpSocket) -> list[Received]:
     """ICMP errors the kernel queued for a datagram socket (IP_RECVERR)."""
-    out = []
+    out: list[Received] = []
     while True:
         try:
             data, anc, _flags, addr = s.sock.recvmsg(65535, 512, MSG_ERRQUEUE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from dataclasses import dataclass
 
 from netdiag.clock import elapsed_ms, now_ns
 from netdiag.errors import ErrorKind
@@ -29,18 +30,31 @@ def _gai_error(host: str, exc: socket.gaierror, version: int | None) -> ProbeErr
     return ProbeError(ErrorKind.DNS, f"cannot resolve {host}: {exc.strerror}")
 
 
+@dataclass
+class _Outcome:
+    """What the resolver thread found: endpoints, or the exception that ended it."""
+
+    endpoints: list[Endpoint] | None = None
+    gai: socket.gaierror | None = None
+    other: Exception | None = None
+
+
 def _lookup(host: str, port: int, version: int | None, numeric: bool) -> list[Endpoint]:
     flags = socket.AI_NUMERICHOST if numeric else socket.AI_ADDRCONFIG
     infos = socket.getaddrinfo(
         host, port, FAMILIES[version], socket.SOCK_STREAM, socket.IPPROTO_TCP, flags
     )
-    seen: dict[tuple, Endpoint] = {}
-    for family, _type, _proto, _canon, sockaddr in infos:
-        if family not in (socket.AF_INET, socket.AF_INET6):
+    seen: dict[tuple[str, int] | tuple[str, int, int, int], Endpoint] = {}
+    for family, _type, _proto, _canon, raw in infos:
+        if family == socket.AF_INET:
+            sockaddr: tuple[str, int] | tuple[str, int, int, int] = (str(raw[0]), int(raw[1]))
+            address = sockaddr[0]
+        elif family == socket.AF_INET6 and len(raw) == 4:
+            host, port, flow, scope = str(raw[0]), int(raw[1]), int(raw[2]), int(raw[3])
+            sockaddr = (host, port, flow, scope)
+            address = f"{host.split('%')[0]}%{scope}" if scope else host
+        else:
             continue
-        address = sockaddr[0]
-        if family == socket.AF_INET6 and sockaddr[3]:
-            address = f"{address.split('%')[0]}%{sockaddr[3]}"
         seen.setdefault(sockaddr, Endpoint(family, sockaddr, address))
     return list(seen.values())
 
@@ -67,7 +81,9 @@ def resolve(
             if version is not None and FAMILIES[version] != family:
                 err = ProbeError(ErrorKind.DNS, f"{host} is not an IPv{version} address")
                 return Resolution((), elapsed_ms(start), err)
-            sockaddr: tuple = (host, port) if family == socket.AF_INET else (host, port, 0, 0)
+            sockaddr: tuple[str, int] | tuple[str, int, int, int] = (
+                (host, port) if family == socket.AF_INET else (host, port, 0, 0)
+            )
             return Resolution((Endpoint(family, sockaddr, host),), elapsed_ms(start))
         try:
             eps = _lookup(host, port, version, numeric=True)
@@ -75,16 +91,16 @@ def resolve(
             return Resolution((), elapsed_ms(start), _gai_error(host, exc, version))
         return Resolution(tuple(eps), elapsed_ms(start))
 
-    box: dict[str, object] = {}
+    box = _Outcome()
     done = threading.Event()
 
     def work() -> None:
         try:
-            box["eps"] = _lookup(host, port, version, numeric=False)
+            box.endpoints = _lookup(host, port, version, numeric=False)
         except socket.gaierror as exc:
-            box["exc"] = exc
+            box.gai = exc
         except (OSError, UnicodeError) as exc:
-            box["other"] = exc
+            box.other = exc
         finally:
             done.set()
 
@@ -103,14 +119,13 @@ def resolve(
         return Resolution(
             (), took, ProbeError(ErrorKind.DNS, f"resolving {host} timed out after {timeout:g} s")
         )
-    if "exc" in box:
-        return Resolution((), took, _gai_error(host, box["exc"], version))  # type: ignore[arg-type]
-    if "other" in box:
+    if box.gai is not None:
+        return Resolution((), took, _gai_error(host, box.gai, version))
+    if box.other is not None:
         return Resolution(
-            (), took, ProbeError(ErrorKind.DNS, f"cannot resolve {host}: {box['other']}")
+            (), took, ProbeError(ErrorKind.DNS, f"cannot resolve {host}: {box.other}")
         )
-    eps = box["eps"]
-    assert isinstance(eps, list)
+    eps = box.endpoints or []
     if not eps:
         fam = f"IPv{version} " if version else ""
         return Resolution((), took, ProbeError(ErrorKind.DNS, f"{host} has no {fam}address"))

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from netdiag.clock import elapsed_ms, now_ns
 from netdiag.errors import ErrorKind
-from netdiag.net.resolve import Endpoint
 from netdiag.results import ProbeError
+from netdiag.results.resolve import Endpoint
 from netdiag.results.tcp import TcpInfo
 from netdiag.targets import format_hostport
 

@@ -114,9 +114,9 @@ def verdict(
     if chain.reached:
         return Verdict(None)
     if chain.loop:
-        names = " -> ".join(r.name for r in chain.records if r.type == "CNAME")
+        loop = " -> ".join(r.name for r in chain.records if r.type == "CNAME")
         return Verdict(
-            ProbeError(ErrorKind.LOOP, f"a CNAME loop in the answer: {names} -> {chain.end}")
+            ProbeError(ErrorKind.LOOP, f"a CNAME loop in the answer: {loop} -> {chain.end}")
         )
     recursion = bool(response.flags & dns.flags.RA)
     aa = bool(response.flags & dns.flags.AA)

@@ -138,7 +138,7 @@ def load_root_hints(text: str) -> list[NameServer]:
         if rr.rdtype == dns.rdatatype.NS and rr.name == dns.name.root
         for rd in rr
     ]
-    out = []
+    out: list[NameServer] = []
     for ns in names:
         for rr in rrsets:
             if rr.name == ns and rr.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
@@ -358,7 +358,7 @@ class Tracer:
                 done: list[_Asked] = []
                 try:
                     results = run_all(
-                        calls, workers=len(batch), on_result=lambda _i, a, d=done: d.append(a)
+                        calls, workers=len(batch), on_result=functools.partial(_collect, done)
                     )
                 except KeyboardInterrupt:  # keep the answers that came, and this zone
                     results = done
@@ -555,7 +555,7 @@ def _delegation(
     addressed: list[NameServer] = []
     glueless: list[str] = []
     for name in names:
-        glue = []
+        glue: list[NameServer] = []
         if name.is_subdomain(parent):
             for rr in response.additional:
                 if rr.name == name and rr.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
@@ -634,6 +634,12 @@ _FAILED_AS = {
 """How each failure reads when every server of a zone failed the same way."""
 
 
+def _collect(into: list[_Asked], _index: int, asked: _Asked) -> None:
+    """``run_all``'s on_result: keep each answer as it arrives (an interrupted zone keeps
+    those that came)."""
+    into.append(asked)
+
+
 def _zone_failure(hop: Hop) -> ProbeError:
     """Why no server of ``hop``'s zone helped. Every server is in the tree already: this says
     it once, with a count for each way they failed and the first server of each, so that 26
@@ -644,7 +650,8 @@ def _zone_failure(hop: Hop) -> ProbeError:
     groups: dict[str, list[TraceServer]] = {}
     for s in hop.servers:
         groups.setdefault(s.outcome, []).append(s)
-    kind = outcome = min(groups, key=FAILURES.index)  # every outcome of a failed zone is one
+    outcome = min(groups, key=FAILURES.index)
+    kind = ErrorKind(outcome)  # every outcome of a failed zone is an error kind too
 
     def who(s: TraceServer) -> str:
         return f"{s.name} ({s.address})" if s.name != s.address else s.address

@@ -314,10 +314,10 @@ def _origin(t: Target) -> tuple[str | None, str, int | None]:
     return t.scheme, t.host.lower(), t.port
 
 
-def _decode(data: bytes, encoding: str | None, limit: int) -> bytes | None:
+def _decode(data: bytes | bytearray, encoding: str | None, limit: int) -> bytes | None:
     """Content-decode a body (gzip, deflate), bounded by ``limit`` bytes of output."""
     if not encoding or encoding.lower() == "identity":
-        return data
+        return bytes(data)
     enc = encoding.lower()
     if enc in ("gzip", "x-gzip"):
         d = zlib.decompressobj(wbits=31)

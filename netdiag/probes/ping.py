@@ -24,9 +24,10 @@ from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.concurrency import run_all
 from netdiag.errors import ErrorKind
 from netdiag.net import icmp
-from netdiag.net.resolve import Resolution, resolve
+from netdiag.net.resolve import resolve
 from netdiag.results import ProbeError, summarize_errors
 from netdiag.results.ping import PingHostResult, PingProbe, PingReport, PingStats
+from netdiag.results.resolve import Resolution
 from netdiag.stats import percentile, summarize
 from netdiag.targets import Target
 

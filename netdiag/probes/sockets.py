@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.errors import ErrorKind
@@ -95,17 +96,24 @@ def kernel_context(time_wait: int) -> Kernel:
     )
 
 
-def _top(counter: Counter, n: int, show: Callable[[object], str] = str) -> tuple[Count, ...]:
+Remote = tuple[int, bytes, int]
+"""A remote endpoint as the kernel gives it: (family, raw address, port)."""
+Owner = tuple[str, int, str | None, int | None]
+"""A socket as psutil names it: (local address, local port, remote address, remote port)."""
+K = TypeVar("K")
+
+
+def _top(counter: Counter[K], n: int, show: Callable[[K], str] = str) -> tuple[Count, ...]:
     """The ``n`` largest counts; keys are turned into text only for the rows shown."""
     return tuple(Count(show(k), c) for k, c in counter.most_common(n))
 
 
-def _remote_key(s: Sock) -> tuple[int, bytes, int]:
+def _remote_key(s: Sock) -> Remote:
     return (s.family, s.remote, s.rport)
 
 
-def _show_remote(key: object) -> str:
-    family, raw, port = key  # type: ignore[misc]
+def _show_remote(key: Remote) -> str:
+    family, raw, port = key
     return format_hostport(address(family, raw), port)
 
 
@@ -113,11 +121,11 @@ def _unmap(text: str) -> str:
     return text[7:] if text.startswith("::ffff:") and "." in text else text
 
 
-def _process_counts(socks: Sequence[Sock]) -> tuple[Counter, Processes]:
+def _process_counts(socks: Sequence[Sock]) -> tuple[Counter[str], Processes]:
     """Owning processes (psutil walks every process's file descriptors: only when asked)."""
     import psutil
 
-    owners: dict[tuple, int | None] = {}
+    owners: dict[Owner, int | None] = {}
     for c in psutil.net_connections(kind="tcp"):
         if c.laddr:
             key = (
@@ -128,7 +136,7 @@ def _process_counts(socks: Sequence[Sock]) -> tuple[Counter, Processes]:
             )
             owners[key] = c.pid
     names: dict[int, str] = {}
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     attributed = unattributed = unowned = 0
     for s in socks:
         if s.state == TIME_WAIT:
@@ -198,7 +206,7 @@ def snapshot(opts: SocketsOptions) -> SocketsReport:
             for r, n in in_use.most_common(opts.top)
         )
     processes = None
-    owners: Counter = Counter()
+    owners: Counter[str] = Counter()
     if opts.processes or opts.by == "process":
         owners, processes = _process_counts(socks)
     if opts.by == "state":

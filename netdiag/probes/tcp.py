@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.errors import ErrorKind
-from netdiag.net.resolve import Endpoint, Resolution, resolve
+from netdiag.net.resolve import resolve
 from netdiag.net.tcpconnect import PendingConnect, close, connect_error, read_tcp_info
 from netdiag.results import ProbeError, summarize_errors
+from netdiag.results.resolve import Endpoint, Resolution
 from netdiag.results.tcp import AddressStats, TcpProbe, TcpReport, TcpTargetResult
 from netdiag.stats import summarize
 from netdiag.targets import Target
@@ -173,7 +174,10 @@ class _Run:
 
     # -- the loop -------------------------------------------------------------------------
     def loop(
-        self, pending_resolutions: int, results: queue.SimpleQueue, wake: socket.socket
+        self,
+        pending_resolutions: int,
+        results: queue.SimpleQueue[tuple[int, Resolution]],
+        wake: socket.socket,
     ) -> None:
         while True:
             done: list[tuple[_Job, TcpProbe]] = []
@@ -294,7 +298,7 @@ def probe_tcp(
     started_at = utc_now_iso()
     start = now_ns()
     run = _Run(targets, opts, on_probe, on_resolved)
-    results: queue.SimpleQueue = queue.SimpleQueue()
+    results: queue.SimpleQueue[tuple[int, Resolution]] = queue.SimpleQueue()
     wake_r, wake_w = socket.socketpair()
     wake_r.setblocking(False)
     run.sel.register(wake_r, selectors.EVENT_READ)

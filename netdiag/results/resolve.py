@@ -13,7 +13,8 @@ class Endpoint:
     """One resolved address, ready for ``socket.connect``."""
 
     family: int
-    sockaddr: tuple
+    sockaddr: tuple[str, int] | tuple[str, int, int, int]
+    """``(address, port)`` for IPv4, ``(address, port, flowinfo, scope_id)`` for IPv6."""
     address: str
 
     @property
