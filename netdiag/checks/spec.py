@@ -1,17 +1,60 @@
 """The check file (TOML): one ``[[check]]`` table per check, whose keys are the long CLI
 options of its command with ``-`` written ``_``; read and validated whole before anything runs.
 
-INTERFACE (being implemented): the runner and the formats code against these names.
+The file's options never drift from the commands': each ``[[check]]`` table is mapped onto the
+click parameters of its command (the very ones ``netdiag TYPE --help`` lists), its values are
+checked against their kind (an integer option takes a TOML integer, a flag a boolean, a
+repeatable option a list) and converted by the parameter's own click type (ranges), the
+defaults are the command's, and the command's own ``prepare`` validates the whole and returns
+the probe call that ``netdiag TYPE ... --json`` runs. Loading sends nothing: the probes run
+only when a :class:`CheckSpec`'s ``run`` is called.
+
+Keys of a ``[[check]]`` table:
+
+- ``name`` (required, unique), ``type`` (tcp, dns, tls, http, ping or sockets), ``tags`` (a
+  list of strings), ``retries`` (attempts after the first when the check fails, 0 to 100).
+- ``target``: required except for sockets (which takes none) and for ping with ``file``. tcp
+  and ping take a string or a list of strings (the commands take several); tls a
+  ``HOST[:PORT]``, http a URL, dns the name to look up (an address with ``reverse``).
+- every long option of the command, ``-`` written ``_``: ``max_ms``, ``expect_status``,
+  ``ca_file``... An option with no long name takes the command's name for it: ``ipv4`` and
+  ``ipv6`` (``-4``, ``-6``), ``reverse`` (dns ``-x``). Repeatable options (http ``header``,
+  ``resolve``, ``connect_to``; dns ``server``, ``root``; sockets ``state``) take a list or one
+  string.
+- dns: ``types``, the record types (positional on the command line), a list or one string
+  (default A, or PTR with ``reverse``); ``query_retries`` is the command's ``--retries``
+  (``retries`` is the check's own).
+- not in a file: ``json`` (a check's report is its command's ``--json`` document), dns
+  ``short``, sockets ``watch`` and ``count`` (they shape a terminal's output).
+
+``[defaults]`` takes any of these options (and ``retries``), applied to every check whose type
+has it, unless the check sets it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import difflib
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import import_module
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from netdiag.results.check import AnyReport
+if TYPE_CHECKING:
+    from netdiag.results.check import AnyReport
 
 TYPES = ("tcp", "dns", "tls", "http", "ping", "sockets")
+
+MAX_RETRIES = 100
+"""The most ``retries`` a check may ask for: every loop that sends traffic is bounded."""
+
+SOCKETS_TIMEOUT_S = 10.0
+"""sockets has no ``--timeout`` (it reads the kernel's table): its checks' time bound."""
+
+RESERVED = ("name", "type", "target", "tags", "retries")
+"""The keys of a ``[[check]]`` table that are the check's own, not its command's options."""
 
 
 class SpecError(ValueError):
@@ -27,22 +70,439 @@ class CheckSpec:
     name: str
     type: str
     target: str | None
+    """As written in the file; several targets (tcp, ping) joined by spaces, as on a command
+    line."""
     tags: tuple[str, ...]
     retries: int
     """Attempts after the first when it fails (``retries`` key, else ``[defaults]``, else 0)."""
     timeout_s: float
-    """The check's time bound: its command's ``--timeout`` as the file sets it or defaults."""
+    """The check's time bound: its command's ``--timeout`` as the file sets it or defaults
+    (else the command's default; sockets, which has none: :data:`SOCKETS_TIMEOUT_S`)."""
     run: Callable[[], AnyReport]
     """One attempt: the command's probe with the file's options, exactly what
-    ``netdiag TYPE ... --json`` would run."""
+    ``netdiag TYPE ... --json`` would run. Raises :class:`SpecError` only for what the
+    command itself finds wrong only when it runs (a dns ``server`` given by a name that does
+    not resolve: a usage error, exit 2, on the command line)."""
+    options: dict[str, Any] = field(default_factory=dict, compare=False)
+    """The command's parameters as the check runs them (every one, defaults included), by
+    the command function's names: what the command's ``prepare`` was given."""
+
+
+# What a [[check]] table cannot carry, with why; by type ("*": every type).
+_NOT_IN_CHECKS: dict[str, dict[str, str]] = {
+    "*": {"json_output": "a check's report is its command's --json document already"},
+    "dns": {"short": "it only changes how dns prints; a check has netdiag check's formats"},
+    "sockets": {
+        "watch": "it redraws a terminal until Ctrl-C; netdiag check --every repeats checks",
+        "count": "it goes with --watch",
+    },
+}
+
+# The key of the command's parameters that a key of the file does not follow from the rule
+# (the long option, '-' written '_').
+_RENAMED: dict[str, dict[str, str]] = {
+    "dns": {"retries": "query_retries"},  # 'retries' is the check's own
+}
+
+# The command's positional parameter that the file's 'target' fills.
+_TARGET_PARAM: dict[str, str | None] = {
+    "tcp": "targets",
+    "dns": "words",
+    "tls": "target",
+    "http": "url",
+    "ping": "hosts",
+    "sockets": None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Command:
+    """One command as the file sees it: its module, and its click parameters by file key."""
+
+    type: str
+    module: ModuleType
+    keys: dict[str, Any]
+    """File key -> click parameter (options only; the target is apart)."""
+    refused: dict[str, str]
+    """File key -> why a check cannot carry it."""
+    defaults: dict[str, Any]
+    """click parameter name -> the command's default, for every parameter prepare takes."""
+
+
+def _key_of(param: Any) -> str:
+    """The file key of a click option: its first long name, ``-`` written ``_``; an option
+    without one (``-4``, ``-x``) goes by the command function's name for it."""
+    for opt in param.opts:
+        if opt.startswith("--"):
+            return str(opt[2:].replace("-", "_"))
+    return str(param.name)
+
+
+@cache
+def _command(type_: str) -> _Command:
+    import typer
+
+    module = import_module(f"netdiag.commands.{type_}")
+    app = typer.Typer(add_completion=False)
+    module.register(app)
+    command = typer.main.get_command(app)
+    renamed = _RENAMED.get(type_, {})
+    not_in = {**_NOT_IN_CHECKS["*"], **_NOT_IN_CHECKS.get(type_, {})}
+    keys: dict[str, Any] = {}
+    refused: dict[str, str] = {}
+    defaults: dict[str, Any] = {}
+    for param in command.params:
+        name = str(param.name)
+        if name == _TARGET_PARAM[type_]:
+            defaults[name] = param.default
+            continue
+        key = _key_of(param)
+        key = renamed.get(key, key)
+        if name in not_in:
+            refused[key] = not_in[name]
+            continue
+        keys[key] = param
+        defaults[name] = param.default
+    return _Command(type_, module, keys, refused, defaults)
+
+
+def _toml_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time"
+
+
+_WANTS = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string"}
+
+
+def _fits(kind: str, value: object) -> bool:
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+class _Bad(Exception):
+    """One value is wrong: the message, and the key (None: the check as a whole)."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.key = key
+
+
+def _convert(key: str, param: Any, value: object) -> Any:
+    """The TOML value of ``key`` as the command receives it from the command line: checked
+    against the parameter's kind, converted by its click type (ranges), finite."""
+    from netdiag.commands.typercompat import BadParameter, param_kind
+
+    kind = param_kind(param)
+    many = bool(param.multiple) or param.nargs == -1
+    items = value if many and isinstance(value, list) else [value]
+    wants = _WANTS[kind]
+    if many:
+        wants = f"{wants} or an array of them" if kind == "str" else f"an array of {wants}"
+    converted = []
+    for item in items:
+        if not _fits(kind, item):
+            raise _Bad(f"takes {wants}, not {_toml_kind(item)}", key)
+        if isinstance(item, float) and not math.isfinite(item):
+            raise _Bad(f"{item!r} is not a finite number", key)
+        try:
+            converted.append(param.type.convert(item, param, None))
+        except BadParameter as exc:
+            raise _Bad(exc.message, key) from None
+    return converted if many else converted[0]
+
+
+def _suggest(word: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(candidates), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _types_with(key: str) -> list[str]:
+    return [t for t in TYPES if key in _command(t).keys or key in _command(t).refused]
+
+
+def _check_keys(cmd: _Command, table: dict[str, Any]) -> None:
+    """Every key of ``table`` is one this type takes."""
+    for key in table:
+        if key in RESERVED or key in cmd.keys or (cmd.type == "dns" and key == "types"):
+            continue
+        if key in cmd.refused:
+            raise _Bad(f"not in a check file: {cmd.refused[key]}", key)
+        others = _types_with(key)
+        if others:
+            have = " and ".join([", ".join(others[:-1]), others[-1]] if len(others) > 1 else others)
+            raise _Bad(
+                f"not a {cmd.type} option (only {have} {'has' if len(others) == 1 else 'have'} it)",
+                key,
+            )
+        known = [*RESERVED, *cmd.keys, *(["types"] if cmd.type == "dns" else [])]
+        raise _Bad(f"unknown option{_suggest(key, known)}", key)
+
+
+def _string_list(key: str, value: object, *, single: bool = True) -> list[str]:
+    """A string, or a list of strings (``single``: a lone string is allowed)."""
+    if single and isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        wants = "a string or an array of strings" if single else "an array of strings"
+        raise _Bad(f"takes {wants}, not {_toml_kind(value)}", key)
+    return list(value)
+
+
+def _target(cmd: _Command, table: dict[str, Any]) -> tuple[str | None, Any]:
+    """The file's ``target`` as written, and as the command's positional parameter takes it."""
+    value = table.get("target")
+    if cmd.type == "sockets":
+        if value is not None:
+            raise _Bad("sockets takes no target (it reads this host's socket table)", "target")
+        return None, None
+    if value is None:
+        if cmd.type == "ping" and table.get("file") is not None:
+            return None, None
+        raise _Bad("missing: every check but sockets names its target", "target")
+    if cmd.type in ("tcp", "ping"):
+        targets = _string_list("target", value)
+        if not targets or not all(t.strip() for t in targets):
+            raise _Bad("takes a non-empty string or an array of them", "target")
+        return " ".join(targets), targets
+    if not isinstance(value, str):
+        raise _Bad(f"takes a string, not {_toml_kind(value)}", "target")
+    if not value.strip():
+        raise _Bad("is empty", "target")
+    if cmd.type == "dns":
+        if value.startswith(("@", "+")):
+            raise _Bad("the name to look up only; name servers go in server = [...]", "target")
+        types = _string_list("types", table.get("types", []))
+        return value, [value, *types]
+    return value, value
+
+
+def _label(index: int, table: dict[str, Any]) -> str:
+    name = table.get("name")
+    if isinstance(name, str) and name:
+        return f"check {name!r} (#{index})"
+    return f"check #{index}"
+
+
+def _one(index: int, table: dict[str, Any], defaults: dict[str, Any]) -> CheckSpec:
+    """One ``[[check]]`` table, with ``[defaults]`` for what it does not set, as a ready
+    check; :class:`_Bad` for what is wrong."""
+    from netdiag.commands.options import error_param
+    from netdiag.commands.typercompat import UsageError
+
+    name = table.get("name")
+    if name is None:
+        raise _Bad("missing: every check has a unique name", "name")
+    if not isinstance(name, str) or not name.strip():
+        raise _Bad(f"takes a non-empty string, not {_toml_kind(name)}", "name")
+    type_ = table.get("type")
+    if type_ is None:
+        raise _Bad(f"missing: one of {', '.join(TYPES)}", "type")
+    if not isinstance(type_, str) or type_ not in TYPES:
+        hint = _suggest(type_, TYPES) if isinstance(type_, str) else ""
+        raise _Bad(f"{type_!r} is not one of {', '.join(TYPES)}{hint}", "type")
+    cmd = _command(type_)
+    merged = {k: v for k, v in defaults.items() if k in cmd.keys or k == "retries"}
+    merged.update(table)
+    _check_keys(cmd, table)
+    tags = tuple(_string_list("tags", merged.get("tags", []), single=False))
+    retries = merged.get("retries", 0)
+    if not _fits("int", retries) or not 0 <= retries <= MAX_RETRIES:
+        raise _Bad(f"takes an integer from 0 to {MAX_RETRIES}, not {retries!r}", "retries")
+    shown_target, target_value = _target(cmd, merged)
+
+    kwargs = dict(cmd.defaults)
+    by_name: dict[str | None, str] = {}
+    for key, param in cmd.keys.items():
+        by_name[param.name] = key
+        if key in merged:
+            kwargs[param.name] = _convert(key, param, merged[key])
+    target_param = _TARGET_PARAM[type_]
+    if target_param is not None:
+        kwargs[target_param] = target_value
+    if type_ != "dns":  # dns's words are the name and the types: its messages say which
+        by_name[target_param] = "target"
+    try:
+        call = cmd.module.prepare(**kwargs)
+    except UsageError as exc:
+        at = error_param(exc)
+        raise _Bad(exc.message, by_name.get(at)) from None  # type: ignore[attr-defined]
+    timeout = float(kwargs["timeout"]) if "timeout" in kwargs else SOCKETS_TIMEOUT_S
+    return CheckSpec(
+        index=index,
+        name=name,
+        type=type_,
+        target=shown_target,
+        tags=tags,
+        retries=int(retries),
+        timeout_s=timeout,
+        run=_guarded(call, _label(index, table)),
+        options=kwargs,
+    )
+
+
+def _guarded(call: Callable[[], Any], label: str) -> Callable[[], AnyReport]:
+    """``call``, with a usage error found only when it runs (see CheckSpec.run) as a
+    :class:`SpecError` naming the check."""
+
+    def run() -> AnyReport:
+        from netdiag.commands.typercompat import UsageError
+
+        try:
+            report: AnyReport = call()
+        except UsageError as exc:
+            raise SpecError(f"{label}: {exc.message}") from None  # type: ignore[attr-defined]
+        return report
+
+    return run
+
+
+def _read(path: str) -> dict[str, Any]:
+    import tomllib
+
+    from netdiag.files import MAX_LIST_BYTES, FileError, read_text_bounded
+
+    try:
+        text = read_text_bounded(path, MAX_LIST_BYTES)
+    except FileError as exc:
+        raise SpecError(str(exc)) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not a TOML file: {exc}") from None
+
+
+def _defaults(doc: dict[str, Any]) -> dict[str, Any]:
+    """``[defaults]``: every key an option of some type (or ``retries``), of a kind that
+    option takes."""
+    defaults = doc.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise SpecError("defaults: takes a table ([defaults]), not " + _toml_kind(defaults))
+    every: dict[str, list[Any]] = {}
+    for t in TYPES:
+        for key, param in _command(t).keys.items():
+            every.setdefault(key, []).append(param)
+    for key, value in defaults.items():
+        if key == "retries":
+            if not _fits("int", value) or not 0 <= value <= MAX_RETRIES:
+                raise SpecError(
+                    f"[defaults] retries: takes an integer from 0 to {MAX_RETRIES}, not {value!r}"
+                )
+            continue
+        if key in RESERVED or key == "types":
+            raise SpecError(f"[defaults] {key}: is set per check, not in [defaults]")
+        if key not in every:
+            refused = [t for t in TYPES if key in _command(t).refused]
+            if refused:
+                raise SpecError(f"[defaults] {key}: not for a check file")
+            raise SpecError(f"[defaults] {key}: unknown option{_suggest(key, every)}")
+        from netdiag.commands.typercompat import param_kind
+
+        kinds = {param_kind(p) for p in every[key]}
+        items = value if isinstance(value, list) else [value]
+        if not any(all(_fits(k, i) for i in items) for k in kinds):
+            wants = " or ".join(sorted(_WANTS[k] for k in kinds))
+            raise SpecError(f"[defaults] {key}: takes {wants}, not {_toml_kind(value)}")
+    return dict(defaults)
+
+
+def _checks(doc: dict[str, Any]) -> list[Any]:
+    for key in doc:
+        if key not in ("defaults", "check"):
+            raise SpecError(
+                f"{key}: unknown top-level key{_suggest(key, ('check', 'defaults'))} "
+                "(a check file has [defaults] and [[check]] tables)"
+            )
+    checks = doc.get("check")
+    if checks is None:
+        raise SpecError("no checks: add [[check]] tables")
+    if not isinstance(checks, list):
+        raise SpecError("check: write each check as a [[check]] table (an array of tables)")
+    if not checks:
+        raise SpecError("no checks: add [[check]] tables")
+    return checks
+
+
+def parse(doc: dict[str, Any], *, only: Sequence[str] = ()) -> list[CheckSpec]:
+    """The checks of a parsed check file (see :func:`load`)."""
+    defaults = _defaults(doc)
+    specs: list[CheckSpec] = []
+    seen: dict[str, int] = {}
+    for index, table in enumerate(_checks(doc), start=1):
+        if not isinstance(table, dict):
+            raise SpecError(f"check #{index}: takes a table, not {_toml_kind(table)}")
+        label = _label(index, table)
+        try:
+            spec = _one(index, table, defaults)
+        except _Bad as bad:
+            key = f" {bad.key}" if bad.key else ""
+            origin = (
+                " (from [defaults])"
+                if bad.key is not None and bad.key in defaults and bad.key not in table
+                else ""
+            )
+            raise SpecError(f"{label}:{key}{origin}: {bad.message}") from None
+        if spec.name in seen:
+            raise SpecError(f"{label}: name: duplicate name (check #{seen[spec.name]} has it)")
+        seen[spec.name] = index
+        specs.append(spec)
+    return select(specs, only)
+
+
+def select(specs: list[CheckSpec], only: Sequence[str]) -> list[CheckSpec]:
+    """The checks that ``only`` names, by name or tag (all when empty); each of ``only`` must
+    select something."""
+    if not only:
+        return specs
+    names = {s.name for s in specs}
+    tags = {t for s in specs for t in s.tags}
+    for word in only:
+        if word not in names and word not in tags:
+            hint = _suggest(word, names | tags)
+            raise SpecError(f"--only {word!r}: no check has this name or tag{hint}")
+    wanted = set(only)
+    return [s for s in specs if s.name in wanted or wanted.intersection(s.tags)]
 
 
 def load(path: str, *, only: Sequence[str] = ()) -> list[CheckSpec]:
     """The checks of ``path`` (selected by name or tag with ``only``); SpecError when the file
-    is unreadable, not TOML, or any check is invalid."""
-    raise NotImplementedError
+    is unreadable, not TOML, or any check is invalid. Sends nothing."""
+    return parse(_read(path), only=only)
+
+
+def loads(text: str, *, only: Sequence[str] = ()) -> list[CheckSpec]:
+    """The checks of a check file's text (see :func:`load`)."""
+    import tomllib
+
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"not a TOML file: {exc}") from None
+    return parse(doc, only=only)
 
 
 def example() -> str:
     """A commented example file covering every type (``netdiag check --example``)."""
-    raise NotImplementedError
+    return EXAMPLE
+
+
+EXAMPLE = """\
+# netdiag check file: netdiag check FILE [--only NAME_OR_TAG] [--format ...]
+# TODO
+"""

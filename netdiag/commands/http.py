@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -179,6 +182,66 @@ def command(
     ipv6: IPv6Option = False,
     json_output: JsonOption = False,
 ) -> None:
+    call = prepare(
+        url=url,
+        method=method,
+        headers=headers,
+        data=data,
+        head=head,
+        follow=follow,
+        max_redirects=max_redirects,
+        http2=http2,
+        compressed=compressed,
+        ca_file=ca_file,
+        insecure=insecure,
+        timeout=timeout,
+        max_header_bytes=max_header_bytes,
+        expect_status=expect_status,
+        max_ms=max_ms,
+        body=body,
+        show_secrets=show_secrets,
+        resolve=resolve,
+        connect_to=connect_to,
+        ipv4=ipv4,
+        ipv6=ipv6,
+    )
+    report = call()
+
+    def render(out: TextOutput, shown: HttpReport) -> None:
+        from netdiag.views.http import http_view
+
+        out.print(*http_view(shown, terminal=out.is_terminal))
+
+    finish(report, json_output, render)
+
+
+def prepare(
+    *,
+    url: str,
+    method: str | None,
+    headers: list[str] | None,
+    data: str | None,
+    head: bool,
+    follow: bool,
+    max_redirects: int,
+    http2: bool,
+    compressed: bool,
+    ca_file: Path | None,
+    insecure: bool,
+    timeout: float,
+    max_header_bytes: int,
+    expect_status: str | None,
+    max_ms: float | None,
+    body: bool,
+    show_secrets: bool,
+    resolve: list[str] | None,
+    connect_to: list[str] | None,
+    ipv4: bool,
+    ipv6: bool,
+) -> Callable[[], HttpReport]:
+    """Validate the command's parameters (as the CLI parsed them; a usage error for what
+    is wrong) into a ready call of the probe. Sends nothing (``-d @FILE`` and ``--ca-file``
+    are read now): the request is made when the call is called."""
     from netdiag.probes.http import (
         SCHEMES,
         HttpOptions,
@@ -194,18 +257,18 @@ def command(
     try:
         t = parse_target(text, schemes=SCHEMES)
     except TargetError as exc:
-        raise usage_error(str(exc)) from None
+        raise usage_error(str(exc), param="url") from None
     parsed_headers = _headers(headers or [])
     payload = _payload(data)
     if head and (payload is not None or (method and method.upper() != "HEAD")):
-        raise usage_error("--head sends no body and no other method")
+        raise usage_error("--head sends no body and no other method", param="head")
     verb = (method or ("HEAD" if head else "POST" if payload is not None else "GET")).upper()
     if not verb.isascii() or not verb.isalpha():
-        raise usage_error(f"'{method}' is not an HTTP method")
+        raise usage_error(f"'{method}' is not an HTTP method", param="method")
     try:
         expect = parse_expect_status(expect_status) if expect_status else ((100, 399),)
     except ValueError as exc:
-        raise usage_error(f"--expect-status: {exc}") from None
+        raise usage_error(f"--expect-status: {exc}", param="expect_status") from None
     ca_pem = read_ca_option(ca_file)
     resolve_rules, connect_rules = _rules(resolve or [], connect_to or [])
 
@@ -230,14 +293,7 @@ def command(
         resolve=resolve_rules,
         connect_to=connect_rules,
     )
-    report = probe_http(t, opts)
-
-    def render(out: TextOutput, shown: HttpReport) -> None:
-        from netdiag.views.http import http_view
-
-        out.print(*http_view(shown, terminal=out.is_terminal))
-
-    finish(report, json_output, render)
+    return partial(probe_http, t, opts)
 
 
 def _headers(texts: list[str]) -> list[tuple[str, str]]:
@@ -252,7 +308,7 @@ def _headers(texts: list[str]) -> list[tuple[str, str]]:
             or any(c in name for c in " \t\r\n")
             or any(c in value for c in "\r\n")
         ):
-            raise usage_error(f"-H takes 'Name: value', not '{h}'")
+            raise usage_error(f"-H takes 'Name: value', not '{h}'", param="headers")
         parsed.append((name, value.strip()))
     return parsed
 
@@ -268,7 +324,7 @@ def _payload(data: str | None) -> bytes | None:
     try:
         return read_bounded(data[1:], MAX_BODY_BYTES)
     except FileError as exc:
-        raise usage_error(f"-d @{exc}") from None
+        raise usage_error(f"-d @{exc}", param="data") from None
 
 
 def _rules(
@@ -282,15 +338,15 @@ def _rules(
     try:
         resolve_rules = tuple(parse_resolve(r) for r in resolve)
     except TargetError as exc:
-        raise usage_error(f"--resolve: {exc}") from None
+        raise usage_error(f"--resolve: {exc}", param="resolve") from None
     try:
         connect_rules = tuple(parse_connect_to(r) for r in connect_to)
     except TargetError as exc:
-        raise usage_error(f"--connect-to: {exc}") from None
+        raise usage_error(f"--connect-to: {exc}", param="connect_to") from None
     seen: set[tuple[str, int]] = set()
     for rule in resolve_rules:
         if (rule.host, rule.port) in seen:
-            raise usage_error(f"--resolve: {rule.host}:{rule.port} is given twice")
+            raise usage_error(f"--resolve: {rule.host}:{rule.port} is given twice", param="resolve")
         seen.add((rule.host, rule.port))
     return resolve_rules, connect_rules
 

@@ -58,9 +58,21 @@ def timeout_option(*, min: float, max: float, help: str, short: str | None = Non
     return typer.Option(*names, min=min, max=max, metavar="SECONDS", help=help)
 
 
-def usage_error(message: str) -> Exception:
-    """An exception that ends the command with a one-line error and exit status 2."""
-    return UsageError(message)
+def usage_error(message: str, *, param: str | None = None) -> Exception:
+    """An exception that ends the command with a one-line error and exit status 2.
+
+    ``param`` names the parameter at fault (the command function's name for it, such as
+    ``targets``), for a front end that did not take it from a command line: ``netdiag check``
+    names the key of its file (:func:`error_param`). The message is the same either way."""
+    exc = UsageError(message)
+    exc.netdiag_param = param  # type: ignore[attr-defined]
+    return exc
+
+
+def error_param(exc: BaseException) -> str | None:
+    """The parameter a :func:`usage_error` names, if any."""
+    param = getattr(exc, "netdiag_param", None)
+    return param if isinstance(param, str) else None
 
 
 def ip_version(ipv4: bool, ipv6: bool) -> int | None:
@@ -81,7 +93,7 @@ def read_ca_option(ca_file: Path | None) -> bytes | None:
     try:
         return read_ca_file(ca_file)
     except FileError as exc:
-        raise usage_error(f"--ca-file {exc}") from None
+        raise usage_error(f"--ca-file {exc}", param="ca_file") from None
 
 
 def finish(report: Any, json_output: bool, render: Callable[[TextOutput, Any], None]) -> NoReturn:

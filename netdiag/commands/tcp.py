@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +19,12 @@ from netdiag.commands.options import (
     usage_error,
 )
 from netdiag.exitcodes import EXIT_HELP
+
+if TYPE_CHECKING:
+    from netdiag.probes.tcp import TcpOptions
+    from netdiag.results.resolve import Resolution
+    from netdiag.results.tcp import TcpProbe, TcpReport
+    from netdiag.targets import Target
 
 HELP = """\
 Time TCP connects: how long connect() takes, from the SYN leaving to the SYN/ACK arriving
@@ -89,11 +97,76 @@ def command(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
+    call = prepare(
+        targets=targets,
+        port=port,
+        count=count,
+        interval=interval,
+        timeout=timeout,
+        ipv4=ipv4,
+        ipv6=ipv6,
+        all_addresses=all_addresses,
+        rst=rst,
+        max_connect_ms=max_connect_ms,
+    )
     from netdiag.output import TextOutput, emit_json, terminal_safe
-    from netdiag.probes.tcp import TcpOptions, probe_tcp
     from netdiag.results import exit_status
-    from netdiag.results.resolve import Resolution
-    from netdiag.results.tcp import TcpProbe
+
+    if json_output:
+        report = call()
+        emit_json(report)
+    else:
+        from netdiag.views import tcp as view
+
+        out = TextOutput()
+
+        def on_resolved(i: int, res: Resolution) -> None:
+            out.print(
+                view.resolved_line(call.targets[i], terminal_safe(res), probe_all=all_addresses)
+            )
+
+        def on_probe(i: int, probe: TcpProbe) -> None:
+            out.print(view.probe_line(call.targets[i], terminal_safe(probe)))
+
+        report = call(on_probe=on_probe, on_resolved=on_resolved)
+        out.print(*view.summary(terminal_safe(report), terminal=out.is_terminal))
+    raise typer.Exit(exit_status(report))
+
+
+@dataclass(frozen=True, slots=True)
+class TcpCall:
+    """``netdiag tcp``, validated and ready to run: calling it runs the probe (with the text
+    view's callbacks, or none) and returns the report ``--json`` prints."""
+
+    targets: tuple[Target, ...]
+    opts: TcpOptions
+
+    def __call__(
+        self,
+        on_probe: Callable[[int, TcpProbe], None] | None = None,
+        on_resolved: Callable[[int, Resolution], None] | None = None,
+    ) -> TcpReport:
+        from netdiag.probes.tcp import probe_tcp
+
+        return probe_tcp(self.targets, self.opts, on_probe=on_probe, on_resolved=on_resolved)
+
+
+def prepare(
+    *,
+    targets: list[str],
+    port: int | None,
+    count: int,
+    interval: float,
+    timeout: float,
+    ipv4: bool,
+    ipv6: bool,
+    all_addresses: bool,
+    rst: bool,
+    max_connect_ms: float | None,
+) -> TcpCall:
+    """Validate the command's parameters (as the CLI parsed them; a usage error for what
+    is wrong) into a ready call. Sends nothing: the probe runs when the call is called."""
+    from netdiag.probes.tcp import TcpOptions
     from netdiag.targets import TargetError, parse_target
 
     version = ip_version(ipv4, ipv6)
@@ -102,13 +175,15 @@ def command(
         try:
             t = parse_target(text, default_port=port)
         except TargetError as exc:
-            raise usage_error(str(exc)) from None
+            raise usage_error(str(exc), param="targets") from None
         if t.port is None:
-            raise usage_error(f"no port for '{text}': give host:port or -p PORT")
+            raise usage_error(f"no port for '{text}': give host:port or -p PORT", param="targets")
         if version is not None and t.ip_version not in (None, version):
-            raise usage_error(f"'{text}' is an IPv{t.ip_version} address, but -{version} was given")
+            raise usage_error(
+                f"'{text}' is an IPv{t.ip_version} address, but -{version} was given",
+                param="targets",
+            )
         parsed.append(t)
-
     opts = TcpOptions(
         count=count,
         interval=interval,
@@ -118,23 +193,7 @@ def command(
         rst=rst,
         max_connect_ms=max_connect_ms,
     )
-    if json_output:
-        report = probe_tcp(parsed, opts)
-        emit_json(report)
-    else:
-        from netdiag.views import tcp as view
-
-        out = TextOutput()
-
-        def on_resolved(i: int, res: Resolution) -> None:
-            out.print(view.resolved_line(parsed[i], terminal_safe(res), probe_all=all_addresses))
-
-        def on_probe(i: int, probe: TcpProbe) -> None:
-            out.print(view.probe_line(parsed[i], terminal_safe(probe)))
-
-        report = probe_tcp(parsed, opts, on_probe=on_probe, on_resolved=on_resolved)
-        out.print(*view.summary(terminal_safe(report), terminal=out.is_terminal))
-    raise typer.Exit(exit_status(report))
+    return TcpCall(tuple(parsed), opts)
 
 
 def register(app: typer.Typer) -> None:

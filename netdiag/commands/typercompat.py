@@ -8,6 +8,9 @@ export is reached only through here:
   0.28 vendors click as ``typer._click``, earlier versions depend on click itself). They are
   found by name among the bases of ``typer.BadParameter``, which is click's ``BadParameter``,
   so whichever click typer uses is the one matched.
+- click's parameter types (``types.BoolParamType``, ``IntParamType``, ``FloatParamType``),
+  found the same way, to tell what a parameter takes (:func:`param_kind`, for the values of
+  ``netdiag check``'s file).
 - the shell completion machinery (``typer._completion_classes``, ``typer._completion_shared``),
   imported only when a completion is asked for or a script is written.
 
@@ -54,6 +57,27 @@ ClickException: type[Exception] = _click_base("ClickException")
 """click's base exception: every error click reports with a message and an exit code."""
 
 
+def param_kind(param: Any) -> str:
+    """What a click parameter of a typer command takes, by its click type: ``bool``,
+    ``int``, ``float`` or ``str`` (text and paths; anything else is given as text too).
+    ``netdiag check`` checks its file's values with it before click converts them."""
+    types = import_module(BadParameter.__module__.rsplit(".", 1)[0] + ".types")
+    for kind, name in (
+        ("bool", "BoolParamType"),
+        ("int", "IntParamType"),
+        ("float", "FloatParamType"),
+    ):
+        cls = getattr(types, name, None)
+        if cls is None:
+            raise TyperChanged(
+                f"typer {typer.__version__}: click has no types.{name}; "
+                "update netdiag/commands/typercompat.py"
+            )
+        if isinstance(param.type, cls):
+            return kind
+    return "str"
+
+
 def _private(name: str) -> Callable[..., Any]:
     module = _COMPLETION[name]
     try:
@@ -83,6 +107,7 @@ def completion_script(prog_name: str, complete_var: str, shell: str) -> str:
 def problems() -> list[str]:
     """What netdiag takes from typer and this typer lacks, one line each (empty: nothing)."""
     import inspect
+    from types import SimpleNamespace
 
     found = []
     for name in _COMPLETION:
@@ -100,6 +125,10 @@ def problems() -> list[str]:
                 f"typer {typer.__version__}: get_completion_script(prog_name, complete_var, "
                 f"shell) no longer fits: {exc}"
             )
+    try:
+        param_kind(SimpleNamespace(type=None))
+    except TyperChanged as exc:
+        found.append(str(exc))
     if not issubclass(UsageError, ClickException):
         found.append(f"typer {typer.__version__}: click's UsageError is not a ClickException")
     return found
