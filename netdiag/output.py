@@ -135,14 +135,15 @@ class GuardedStdout:
         return getattr(self.stream, name)
 
 
-def json_document(report: Any) -> str:
+def json_document(report: Any, *, indent: int | None = 2) -> str:
     """The report as one JSON document (a single line per value is not promised: it is
-    indented for reading, and any JSON parser takes it)."""
+    indented for reading, and any JSON parser takes it). ``indent=None``: on one line, as
+    JSON lines need it (every newline in a value is escaped)."""
     import json  # here, not at start-up: `netdiag --help` only needs error_line
 
     from netdiag.results import to_jsonable
 
-    text = json.dumps(to_jsonable(report), indent=2, ensure_ascii=False)
+    text = json.dumps(to_jsonable(report), indent=indent, ensure_ascii=False)
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 

@@ -24,6 +24,7 @@ REPORTS: dict[str, tuple[str, ...]] = {
     "http": ("netdiag.results.http:HttpReport",),
     "sockets": ("netdiag.results.sockets:SocketsReport",),
     "lab": ("netdiag.results.lab:LabReport",),
+    "check": ("netdiag.results.check:CheckReport",),
 }
 """Each command with JSON output, and the report type(s) its document is one of."""
 

@@ -7,7 +7,9 @@ cannot drift, because they are the same value."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
+from netdiag.errors import CANNOT_RUN
 from netdiag.results import Envelope, ProbeError
 from netdiag.results.dns import DnsLookupReport, DnsTraceReport
 from netdiag.results.http import HttpReport
@@ -76,3 +78,30 @@ class CheckReport(Envelope):
     summary: CheckSummary
     checks: tuple[CheckResult, ...]
     """In the file's order."""
+
+
+class Outcome(StrEnum):
+    """What became of one check, as every output format counts it."""
+
+    PASSED = "passed"
+    FLAKY = "flaky"
+    """Passed, but only on a retry."""
+    FAILED = "failed"
+    """Ran and was unhealthy (or was interrupted while it ran)."""
+    CANNOT_RUN = "cannot_run"
+    """Its probe cannot run on this machine (an exit-3 error kind: permission, unsupported,
+    resource, config)."""
+    NOT_RUN = "not_run"
+    """Never started: the run was interrupted first (``attempts`` is 0)."""
+
+
+def outcome(result: CheckResult) -> Outcome:
+    """The one reading of a :class:`CheckResult` that the text view, JUnit, TAP and
+    Prometheus share."""
+    if result.attempts == 0:
+        return Outcome.NOT_RUN
+    if result.ok:
+        return Outcome.FLAKY if result.flaky else Outcome.PASSED
+    if result.error is not None and result.error.kind in CANNOT_RUN:
+        return Outcome.CANNOT_RUN
+    return Outcome.FAILED
