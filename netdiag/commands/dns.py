@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -147,33 +149,25 @@ def command(
     ipv6: IPv6Option = False,
     json_output: JsonOption = False,
 ) -> None:
-    at_servers, name, types = split_words(words)
-    servers = at_servers + (servers or [])
+    split_words(words)  # the words' errors first, as they always were
     if short and json_output:
         raise usage_error("--short and --json exclude each other")
-    version = ip_version(ipv4, ipv6)
-    if do_trace:
-        if servers:
-            raise usage_error(
-                "--trace asks the authoritative servers itself; drop --server and @SERVER "
-                "(--root ADDR starts the trace at another root server)"
-            )
-    elif roots or root_hints or trace_timeout is not None:
-        raise usage_error("--root, --root-hints and --trace-timeout go with --trace")
-
-    from netdiag.net.dnsfeatures import prepare
-
-    prepare()  # before dnspython's first import: spares it importlib.metadata
-    qname, rdtypes = _question(name, types, reverse)
-    report: DnsLookupReport | DnsTraceReport
-    if do_trace:
-        if len(rdtypes) != 1:
-            raise usage_error("--trace follows one record type at a time")
-        report = _trace(
-            qname, rdtypes[0], roots or [], root_hints, port, timeout, trace_timeout, tcp, version
-        )
-    else:
-        report = _lookup(qname, rdtypes, servers or [], port, tcp, timeout, retries, version)
+    call = prepare(
+        words=words,
+        servers=servers,
+        port=port,
+        tcp=tcp,
+        timeout=timeout,
+        retries=retries,
+        reverse=reverse,
+        do_trace=do_trace,
+        roots=roots,
+        root_hints=root_hints,
+        trace_timeout=trace_timeout,
+        ipv4=ipv4,
+        ipv6=ipv6,
+    )
+    report = call()
 
     def render(out: TextOutput, shown: Any) -> None:
         from netdiag.views import dns as view
@@ -192,6 +186,52 @@ def command(
             out.print(*view.lookup_view(shown))
 
     finish(report, json_output, render)
+
+
+def prepare(
+    *,
+    words: list[str],
+    servers: list[str] | None,
+    port: int,
+    tcp: bool,
+    timeout: float,
+    retries: int,
+    reverse: bool,
+    do_trace: bool,
+    roots: list[str] | None,
+    root_hints: Path | None,
+    trace_timeout: float | None,
+    ipv4: bool,
+    ipv6: bool,
+) -> Callable[[], DnsLookupReport | DnsTraceReport]:
+    """Validate the command's parameters (as the CLI parsed them; a usage error for what
+    is wrong) into a ready call of the lookup or the trace. Sends nothing (``--root-hints``
+    is read now); calling it may still raise a usage error: a ``--server`` given by a name
+    that does not resolve."""
+    at_servers, name, types = split_words(words)
+    servers = at_servers + (servers or [])
+    version = ip_version(ipv4, ipv6)
+    if do_trace:
+        if servers:
+            raise usage_error(
+                "--trace asks the authoritative servers itself; drop --server and @SERVER "
+                "(--root ADDR starts the trace at another root server)",
+                param="servers",
+            )
+    elif roots or root_hints or trace_timeout is not None:
+        raise usage_error("--root, --root-hints and --trace-timeout go with --trace")
+
+    from netdiag.net.dnsfeatures import prepare as prepare_dnspython
+
+    prepare_dnspython()  # before dnspython's first import: spares it importlib.metadata
+    qname, rdtypes = _question(name, types, reverse)
+    if do_trace:
+        if len(rdtypes) != 1:
+            raise usage_error("--trace follows one record type at a time")
+        return _trace(
+            qname, rdtypes[0], roots or [], root_hints, port, timeout, trace_timeout, tcp, version
+        )
+    return _lookup(qname, rdtypes, servers or [], port, tcp, timeout, retries, version)
 
 
 OTHER_CLASSES = {"CH", "CHAOS", "HS", "HESIOD", "CS", "CSNET"}
@@ -271,8 +311,8 @@ def _lookup(
     timeout: float,
     retries: int,
     version: int | None,
-) -> DnsLookupReport:
-    from netdiag.probes.dns import DnsOptions, ServerError, probe_dns
+) -> Callable[[], DnsLookupReport]:
+    from netdiag.probes.dns import DnsOptions
     from netdiag.targets import TargetError, parse_target
 
     servers = []
@@ -280,12 +320,18 @@ def _lookup(
         try:
             servers.append(parse_target(text, default_port=port))
         except TargetError as exc:
-            raise usage_error(f"server {text}: {exc}") from None
+            raise usage_error(f"server {text}: {exc}", param="servers") from None
     opts = DnsOptions(tcp=tcp, timeout=timeout, retries=retries, port=port, version=version)
-    try:
-        return probe_dns(qname, rdtypes, servers, opts)
-    except ServerError as exc:
-        raise usage_error(str(exc)) from None
+
+    def lookup() -> DnsLookupReport:
+        from netdiag.probes.dns import ServerError, probe_dns
+
+        try:
+            return probe_dns(qname, rdtypes, servers, opts)
+        except ServerError as exc:
+            raise usage_error(str(exc), param="servers") from None
+
+    return lookup
 
 
 def _trace(
@@ -298,7 +344,7 @@ def _trace(
     trace_timeout: float | None,
     tcp: bool,
     version: int | None,
-) -> DnsTraceReport:
+) -> Callable[[], DnsTraceReport]:
     from netdiag.files import FileError, read_text_bounded
     from netdiag.probes.dnstrace import (
         NameServer,
@@ -314,21 +360,21 @@ def _trace(
         try:
             host, ip = parse_host(text.strip("[]"))
         except TargetError as exc:
-            raise usage_error(f"--root: {exc}") from None
+            raise usage_error(f"--root: {exc}", param="roots") from None
         if ip is None:
-            raise usage_error(f"--root takes an IP address, not '{text}'")
+            raise usage_error(f"--root takes an IP address, not '{text}'", param="roots")
         roots.append(NameServer(host, host, "given"))
     if root_hints is not None:
         try:
             text = read_text_bounded(root_hints)
         except FileError as exc:
-            raise usage_error(f"--root-hints {exc}") from None
+            raise usage_error(f"--root-hints {exc}", param="root_hints") from None
         try:
             roots.extend(load_root_hints(text))
         except Exception as exc:  # dnspython's zone-file errors
             reason = " ".join(str(exc).split())  # one line
             raise usage_error(
-                f"--root-hints {root_hints}: not a root hints file: {reason}"
+                f"--root-hints {root_hints}: not a root hints file: {reason}", param="root_hints"
             ) from None
     if not roots:
         roots = builtin_roots()
@@ -337,7 +383,7 @@ def _trace(
     opts = TraceOptions(
         port=port, timeout=timeout, tcp=tcp, version=version, total_seconds=trace_timeout
     )
-    return trace(qname, rdtype, roots, opts)
+    return partial(trace, qname, rdtype, roots, opts)
 
 
 def register(app: typer.Typer) -> None:

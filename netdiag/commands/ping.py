@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +20,11 @@ from netdiag.commands.options import (
     usage_error,
 )
 from netdiag.exitcodes import EXIT_HELP
+
+if TYPE_CHECKING:
+    from netdiag.probes.ping import PingOptions
+    from netdiag.results.ping import PingProbe, PingReport
+    from netdiag.targets import Target
 
 HELP = """\
 Send ICMP echo requests (ping's "are you there?") and time the echo replies. HOST is a name,
@@ -125,10 +132,83 @@ def command(
     ] = "auto",
     json_output: JsonOption = False,
 ) -> None:
+    call = prepare(
+        hosts=hosts,
+        count=count,
+        interval=interval,
+        timeout=timeout,
+        size=size,
+        ttl=ttl,
+        ipv4=ipv4,
+        ipv6=ipv6,
+        max_loss=max_loss,
+        max_rtt_ms=max_rtt_ms,
+        gap_ms=gap_ms,
+        file=file,
+        socket_mode=socket_mode,
+    )
+    from netdiag.output import TextOutput, emit_json, terminal_safe
+    from netdiag.results import exit_status
+
+    targets = call.targets
+    if json_output:
+        report = call()
+        emit_json(report)
+    else:
+        from netdiag.views import ping as view
+
+        out = TextOutput()
+        many = len(targets) > 1
+        if not many:
+            out.print(view.header(targets[0].text, None, size, many))
+
+        def on_reply(i: int, probe: PingProbe) -> None:
+            out.print(view.probe_line(targets[i].text, terminal_safe(probe), many))
+
+        report = call(on_reply=on_reply)
+        out.print(*view.summary(terminal_safe(report), terminal=out.is_terminal))
+    raise typer.Exit(exit_status(report))
+
+
+@dataclass(frozen=True, slots=True)
+class PingCall:
+    """``netdiag ping``, validated and ready to run: calling it runs the probe (with the text
+    view's callback, or none) and returns the report ``--json`` prints."""
+
+    targets: tuple[Target, ...]
+    opts: PingOptions
+
+    def __call__(self, on_reply: Callable[[int, PingProbe], None] | None = None) -> PingReport:
+        from netdiag.probes.ping import probe_ping
+
+        return probe_ping(self.targets, self.opts, on_reply=on_reply)
+
+
+def prepare(
+    *,
+    hosts: list[str] | None,
+    count: int,
+    interval: float,
+    timeout: float,
+    size: int,
+    ttl: int | None,
+    ipv4: bool,
+    ipv6: bool,
+    max_loss: float | None,
+    max_rtt_ms: float | None,
+    gap_ms: float,
+    file: Path | None,
+    socket_mode: str,
+) -> PingCall:
+    """Validate the command's parameters (as the CLI parsed them; a usage error for what
+    is wrong) into a ready call. Sends nothing (``-f FILE`` is read now): the probe runs
+    when the call is called."""
     from netdiag.targets import TargetError, parse_host
 
     if socket_mode not in ("auto", "dgram", "raw"):
-        raise usage_error(f"--socket takes auto, dgram or raw, not '{socket_mode}'")
+        raise usage_error(
+            f"--socket takes auto, dgram or raw, not '{socket_mode}'", param="socket_mode"
+        )
     texts = list(hosts or [])
     if file is not None:
         from netdiag.files import FileError, read_text_bounded
@@ -136,10 +216,10 @@ def command(
         try:
             lines = read_text_bounded(file).splitlines()
         except FileError as exc:
-            raise usage_error(f"-f {exc}") from None
+            raise usage_error(f"-f {exc}", param="file") from None
         texts += [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
     if not texts:
-        raise usage_error("give at least one HOST (or -f FILE)")
+        raise usage_error("give at least one HOST (or -f FILE)", param="hosts")
     version = ip_version(ipv4, ipv6)
     from netdiag.targets import Target
 
@@ -148,22 +228,21 @@ def command(
         try:
             expanded = _expand(text.strip())
         except ValueError as exc:
-            raise usage_error(f"'{text}': {exc}") from None
+            raise usage_error(f"'{text}': {exc}", param="hosts") from None
         for host in expanded:
             try:
                 h, ip = parse_host(host.strip("[]"))
             except TargetError as exc:
-                raise usage_error(str(exc)) from None
+                raise usage_error(str(exc), param="hosts") from None
             if version is not None and ip not in (None, version):
-                raise usage_error(f"'{host}' is an IPv{ip} address, but -{version} was given")
+                raise usage_error(
+                    f"'{host}' is an IPv{ip} address, but -{version} was given", param="hosts"
+                )
             targets.append(Target(host, h, None, ip))
         if len(targets) > MAX_HOSTS:
-            raise usage_error(f"at most {MAX_HOSTS} hosts in one run")
+            raise usage_error(f"at most {MAX_HOSTS} hosts in one run", param="hosts")
 
-    from netdiag.output import TextOutput, emit_json, terminal_safe
-    from netdiag.probes.ping import PingOptions, probe_ping
-    from netdiag.results import exit_status
-    from netdiag.results.ping import PingProbe
+    from netdiag.probes.ping import PingOptions
 
     opts = PingOptions(
         count=count,
@@ -177,23 +256,7 @@ def command(
         gap_ms=gap_ms,
         mode=socket_mode,
     )
-    if json_output:
-        report = probe_ping(targets, opts)
-        emit_json(report)
-    else:
-        from netdiag.views import ping as view
-
-        out = TextOutput()
-        many = len(targets) > 1
-        if not many:
-            out.print(view.header(targets[0].text, None, size, many))
-
-        def on_reply(i: int, probe: PingProbe) -> None:
-            out.print(view.probe_line(targets[i].text, terminal_safe(probe), many))
-
-        report = probe_ping(targets, opts, on_reply=on_reply)
-        out.print(*view.summary(terminal_safe(report), terminal=out.is_terminal))
-    raise typer.Exit(exit_status(report))
+    return PingCall(tuple(targets), opts)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -87,8 +88,57 @@ def command(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
+    call = prepare(
+        states=states,
+        port=port,
+        by=by,
+        top=top,
+        processes=processes,
+        max_time_wait=max_time_wait,
+    )
+    if watch is not None and json_output:
+        raise usage_error("--watch prints a live view; use --json without it (one snapshot)")
+    if count is not None and watch is None:
+        raise usage_error("--count goes with --watch")
+
+    if watch is None:
+        report = call()
+
+        def render(out: TextOutput, shown: SocketsReport) -> None:
+            from netdiag.views.sockets import sockets_view
+
+            out.print(*sockets_view(shown, terminal=out.is_terminal))
+
+        finish(report, json_output, render)
+    raise typer.Exit(_watch(call.opts, watch, count))
+
+
+@dataclass(frozen=True, slots=True)
+class SocketsCall:
+    """``netdiag sockets``, validated and ready: calling it takes one snapshot, the report
+    ``--json`` prints."""
+
+    opts: SocketsOptions
+
+    def __call__(self) -> SocketsReport:
+        from netdiag.probes.sockets import snapshot
+
+        return snapshot(self.opts)
+
+
+def prepare(
+    *,
+    states: list[str] | None,
+    port: int | None,
+    by: str,
+    top: int,
+    processes: bool,
+    max_time_wait: int | None,
+) -> SocketsCall:
+    """Validate the command's parameters (as the CLI parsed them; a usage error for what
+    is wrong) into a ready call. Reads nothing yet: the table is read when it is called."""
     from netdiag.net.sockdiag import STATE_IDS
-    from netdiag.probes.sockets import BY_CHOICES, SocketsOptions, snapshot
+    from netdiag.probes.sockets import BY_CHOICES, SocketsOptions
 
     wanted: list[int] = []
     for s in states or []:
@@ -100,14 +150,10 @@ def command(
         }.get(key, key)
         if key not in STATE_IDS:
             names = ", ".join(n.lower().replace("_", "-") for n in STATE_IDS)
-            raise usage_error(f"unknown TCP state '{s}' (one of {names})")
+            raise usage_error(f"unknown TCP state '{s}' (one of {names})", param="states")
         wanted.append(STATE_IDS[key])
     if by not in BY_CHOICES:
-        raise usage_error(f"--by takes {', '.join(BY_CHOICES)}, not '{by}'")
-    if watch is not None and json_output:
-        raise usage_error("--watch prints a live view; use --json without it (one snapshot)")
-    if count is not None and watch is None:
-        raise usage_error("--count goes with --watch")
+        raise usage_error(f"--by takes {', '.join(BY_CHOICES)}, not '{by}'", param="by")
     opts = SocketsOptions(
         states=tuple(wanted),
         port=port,
@@ -116,17 +162,7 @@ def command(
         processes=processes or by == "process",
         max_time_wait=max_time_wait,
     )
-
-    if watch is None:
-        report = snapshot(opts)
-
-        def render(out: TextOutput, shown: SocketsReport) -> None:
-            from netdiag.views.sockets import sockets_view
-
-            out.print(*sockets_view(shown, terminal=out.is_terminal))
-
-        finish(report, json_output, render)
-    raise typer.Exit(_watch(opts, watch, count))
+    return SocketsCall(opts)
 
 
 def _watch(opts: SocketsOptions, every: float, count: int | None) -> int:

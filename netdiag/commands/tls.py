@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -20,6 +22,8 @@ from netdiag.commands.options import (
 from netdiag.exitcodes import EXIT_HELP
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from netdiag.output import TextOutput
     from netdiag.results.tls import TlsReport
 
@@ -130,12 +134,55 @@ def command(
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
+    call = prepare(
+        target=target,
+        sni=sni,
+        no_sni=no_sni,
+        ca_file=ca_file,
+        min_days=min_days,
+        warn_days=warn_days,
+        alpn=alpn,
+        starttls=starttls,
+        timeout=timeout,
+        ipv4=ipv4,
+        ipv6=ipv6,
+        pem=pem,
+    )
+    report = call()
+
+    def render(out: TextOutput, shown: TlsReport) -> None:
+        from netdiag.views.tls import tls_view
+
+        out.print(*tls_view(shown, show_pem=pem))
+
+    finish(report, json_output, render)
+
+
+def prepare(
+    *,
+    target: str,
+    sni: str | None,
+    no_sni: bool,
+    ca_file: Path | None,
+    min_days: int | None,
+    warn_days: int,
+    alpn: str | None,
+    starttls: str | None,
+    timeout: float,
+    ipv4: bool,
+    ipv6: bool,
+    pem: bool,
+) -> Callable[[], TlsReport]:
+    """Validate the command's parameters (as the CLI parsed them; a usage error for what
+    is wrong) into a ready call of the probe. Sends nothing (``--ca-file`` is read now)."""
     from netdiag.targets import TargetError, parse_host, parse_target
 
     if sni is not None and no_sni:
         raise usage_error("--sni and --no-sni exclude each other")
     if starttls is not None and starttls.lower() not in STARTTLS:
-        raise usage_error(f"--starttls takes smtp, imap or pop3, not '{starttls}'")
+        raise usage_error(
+            f"--starttls takes smtp, imap or pop3, not '{starttls}'", param="starttls"
+        )
     protocol = starttls.lower() if starttls else None
     from netdiag.net.starttls import DEFAULT_PORTS
 
@@ -143,23 +190,26 @@ def command(
     try:
         t = parse_target(target, default_port=default_port, schemes={"https": 443})
     except TargetError as exc:
-        raise usage_error(str(exc)) from None
+        raise usage_error(str(exc), param="target") from None
     version = ip_version(ipv4, ipv6)
     if version is not None and t.ip_version not in (None, version):
-        raise usage_error(f"'{target}' is an IPv{t.ip_version} address, but -{version} was given")
+        raise usage_error(
+            f"'{target}' is an IPv{t.ip_version} address, but -{version} was given",
+            param="target",
+        )
     sni_name = None
     if sni is not None:
         try:
             sni_name, ip = parse_host(sni)
         except TargetError as exc:
-            raise usage_error(f"--sni: {exc}") from None
+            raise usage_error(f"--sni: {exc}", param="sni") from None
         if ip is not None:
-            raise usage_error("--sni carries a host name, not an IP address")
+            raise usage_error("--sni carries a host name, not an IP address", param="sni")
     protocols: tuple[str, ...] = ()
     if alpn is not None:
         protocols = tuple(p.strip() for p in alpn.split(",") if p.strip())
         if not protocols or any(len(p) > 255 or not p.isascii() for p in protocols):
-            raise usage_error("--alpn takes a comma-separated list of protocol names")
+            raise usage_error("--alpn takes a comma-separated list of protocol names", param="alpn")
     ca_pem = read_ca_option(ca_file)
 
     from netdiag.probes.tls import TlsOptions, probe_tls
@@ -177,14 +227,7 @@ def command(
         version=version,
         pem=pem,
     )
-    report = probe_tls(t, opts)
-
-    def render(out: TextOutput, shown: TlsReport) -> None:
-        from netdiag.views.tls import tls_view
-
-        out.print(*tls_view(shown, show_pem=pem))
-
-    finish(report, json_output, render)
+    return partial(probe_tls, t, opts)
 
 
 def register(app: typer.Typer) -> None:
