@@ -9,8 +9,11 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from conftest import interrupt, run_process
+from schema_util import validate
 
 from netdiag.checks.runner import backoff_s, run_checks
 from netdiag.checks.spec import CheckSpec
@@ -259,3 +262,280 @@ def test_no_checks_and_bad_concurrency() -> None:
     assert report.ok and report.summary.total == 0
     with pytest.raises(ValueError):
         run_checks([], file="f", concurrency=0)
+
+
+# -- the command -----------------------------------------------------------------------------
+
+
+def check_file(tmp_path: Path, lab: Lab, *, refused: bool = True, extra: str = "") -> str:
+    """A check file for the lab: two healthy checks (tcp, http) and, with ``refused``, one
+    that is not (retried once)."""
+    text = f"""
+[defaults]
+timeout = 2
+
+[[check]]
+name = "open"
+type = "tcp"
+target = "{lab.endpoints["tcp_open"]}"
+count = 1
+tags = ["prod", "tcp"]
+
+[[check]]
+name = "web"
+type = "http"
+target = "{lab.urls["http"]}/"
+tags = ["prod"]
+"""
+    if refused:
+        text += f"""
+[[check]]
+name = "closed port"
+type = "tcp"
+target = "{lab.endpoints["tcp_refused"]}"
+count = 1
+retries = 1
+"""
+    path = tmp_path / "checks.toml"
+    path.write_text(text + extra)
+    return str(path)
+
+
+def test_text_piped_a_line_per_check_then_the_summary(cli, lab: Lab, tmp_path: Path) -> None:
+    r = cli("check", check_file(tmp_path, lab))
+    assert r.code == ExitStatus.UNHEALTHY, r.err
+    assert r.err == ""
+    lines = r.out.splitlines()
+    assert "\x1b" not in r.out  # plain when piped: no colour, no progress bar
+    by_name = {n: next(line for line in lines if f" {n} " in line) for n in ("open", "web")}
+    assert by_name["open"].startswith("ok") and "tcp" in by_name["open"]
+    assert by_name["web"].startswith("ok") and "http" in by_name["web"]
+    closed = next(line for line in lines if "closed port" in line)
+    assert closed.startswith("FAIL") and "refused" in closed and "2 attempts" in closed
+    assert any(
+        "3 checks in" in line and "2 passed" in line and "1 failed" in line for line in lines
+    )
+
+
+def test_all_healthy_exit_0_and_only_by_tag(cli, lab: Lab, tmp_path: Path) -> None:
+    r = cli("check", check_file(tmp_path, lab), "--only", "prod")
+    assert r.code == 0, r.out + r.err
+    assert "closed port" not in r.out and "2 checks in" in r.out
+
+
+def test_json_document_matches_its_schema(cli, lab: Lab, tmp_path: Path) -> None:
+    path = check_file(tmp_path, lab)
+    r = cli("check", path, "--format", "json")
+    assert r.code == ExitStatus.UNHEALTHY
+    doc = r.json()
+    assert (doc["command"], doc["ok"], doc["file"]) == ("check", False, path)
+    assert [c["name"] for c in doc["checks"]] == ["open", "web", "closed port"]
+    assert doc["summary"] == {"total": 3, "passed": 2, "failed": 1, "flaky": 0, "not_run": 0}
+    closed = doc["checks"][2]
+    assert closed["attempts"] == 2 and closed["error"]["kind"] == "refused"
+    assert closed["report"]["command"] == "tcp"  # what `netdiag tcp --json` prints
+
+
+def test_jsonl_one_line_per_check(cli, lab: Lab, tmp_path: Path) -> None:
+    import json
+
+    r = cli("check", check_file(tmp_path, lab), "--format", "jsonl")
+    assert r.code == ExitStatus.UNHEALTHY
+    docs = [json.loads(line) for line in r.out.splitlines()]
+    assert sorted(d["name"] for d in docs) == ["closed port", "open", "web"]
+    assert docs[-1]["name"] == "closed port"  # last: it finished last (its retry)
+
+
+def test_output_gets_the_document_and_stdout_the_text(cli, lab: Lab, tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "report.json"
+    r = cli("check", check_file(tmp_path, lab), "--format", "json", "--output", str(out))
+    assert r.code == ExitStatus.UNHEALTHY
+    assert "3 checks in" in r.out and not r.out.lstrip().startswith("{")
+    doc = json.loads(out.read_text())
+    assert doc["summary"]["failed"] == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file
+
+
+def test_output_text_is_the_plain_view(cli, lab: Lab, tmp_path: Path) -> None:
+    out = tmp_path / "report.txt"
+    r = cli("check", check_file(tmp_path, lab, refused=False), "--output", str(out))
+    assert r.code == 0
+    text = out.read_text()
+    assert "2 checks in" in text and "\x1b" not in text
+    assert text.index(" open ") < text.index(" web ")  # the file's order
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "missing FILE"),
+        (("--example", "x.toml"), "takes no FILE"),
+        (("{file}", "--format", "xml"), "--format takes"),
+        (("{file}", "--rounds", "2"), "--rounds goes with --every"),
+        (("{file}", "--every", "1", "--format", "junit"), "--output FILE"),
+        (("{file}", "--output", "{tmp}"), "is a directory"),
+        (("{file}", "--output", "{tmp}/no/such/report.xml"), "no directory"),
+        (("{file}", "--concurrency", "0"), "--concurrency"),
+        (("{tmp}/missing.toml",), "missing.toml"),
+        (("{file}", "--only", "nothing-has-this"), "nothing-has-this"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(
+    cli, lab: Lab, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    path = check_file(tmp_path, lab)
+    argv = [a.format(file=path, tmp=tmp_path) for a in args]
+    r = cli("check", *argv)
+    assert r.code == ExitStatus.USAGE
+    assert r.out == ""
+    assert r.err.startswith("netdiag check: error:") and message in r.err
+    assert r.err.count("\n") == 1
+
+
+def test_a_wrong_file_is_exit_2_and_nothing_runs(cli, lab: Lab, tmp_path: Path) -> None:
+    path = check_file(tmp_path, lab, extra='\n[[check]]\nname = "bad"\ntype = "tcp"\n')
+    r = cli("check", path)
+    assert r.code == ExitStatus.USAGE and r.out == ""
+    assert "bad" in r.err and r.err.count("\n") == 1
+
+
+def test_example_prints_and_exits_0(cli) -> None:
+    r = cli("check", "--example")
+    assert r.code == 0 and r.err == ""
+    assert r.out.startswith("#")
+
+
+def hand_built(monkeypatch: pytest.MonkeyPatch, *specs: CheckSpec) -> None:
+    """``netdiag check FILE`` runs ``specs`` whatever FILE holds."""
+    from netdiag.checks import spec as spec_module
+
+    monkeypatch.setattr(spec_module, "load", lambda path, only=(): list(specs))
+
+
+def test_a_probe_that_raises_is_no_traceback(cli, lab: Lab, monkeypatch, tmp_path) -> None:
+    def broken() -> TcpReport:
+        raise ZeroDivisionError("division by zero")
+
+    hand_built(monkeypatch, spec("bug", broken), spec("fine", tcp_call(lab.endpoints["tcp_open"])))
+    r = cli("check", "any.toml")
+    assert r.code == ExitStatus.UNHEALTHY
+    assert r.err == "" and "Traceback" not in r.out
+    assert "ZeroDivisionError: division by zero" in r.out and "bug in netdiag" in r.out
+
+
+def test_cannot_run_here_is_exit_3(cli, lab: Lab, monkeypatch) -> None:
+    hand_built(
+        monkeypatch,
+        spec("fine", tcp_call(lab.endpoints["tcp_open"])),
+        spec("icmp", failing_with(ErrorKind.PERMISSION, lab)),
+    )
+    assert cli("check", "any.toml").code == ExitStatus.CANNOT_RUN
+    hand_built(
+        monkeypatch,
+        spec("icmp", failing_with(ErrorKind.PERMISSION, lab)),
+        spec("down", tcp_call(lab.endpoints["tcp_refused"])),
+    )
+    assert cli("check", "any.toml", "--format", "json").code == ExitStatus.UNHEALTHY
+
+
+def test_every_prints_state_changes_only(cli, lab: Lab, monkeypatch, tmp_path) -> None:
+    """Round 1 prints every check's state; later rounds only the checks whose state changed
+    (here: one that goes down in round 2 and comes back in round 3)."""
+    open_, refused = tcp_call(lab.endpoints["tcp_open"]), tcp_call(lab.endpoints["tcp_refused"])
+    rounds = iter([open_, refused, open_])
+
+    def wobbly() -> TcpReport:
+        return next(rounds)()
+
+    hand_built(monkeypatch, spec("steady", open_), spec("wobbly", wobbly, index=2))
+    out = tmp_path / "checks.prom.json"
+    r = cli(
+        "check",
+        "x.toml",
+        "--every",
+        "0.5",
+        "--rounds",
+        "3",
+        "--format",
+        "json",
+        "--output",
+        str(out),
+    )
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert len(lines) == 4, lines
+    assert "steady  healthy" in lines[0] or "steady  healthy" in lines[1]
+    assert "wobbly  healthy -> unhealthy" in lines[2] and "refused" in lines[2]
+    assert "wobbly  unhealthy -> healthy" in lines[3]
+    assert all(line[:4].isdigit() and "Z  " in line for line in lines)  # stamped
+    import json
+
+    assert json.loads(out.read_text())["ok"] is True  # rewritten: the last round's
+
+
+def test_every_jsonl_prints_the_changed_checks(cli, lab: Lab, monkeypatch) -> None:
+    import json
+
+    open_ = tcp_call(lab.endpoints["tcp_open"])
+    hand_built(monkeypatch, spec("steady", open_))
+    r = cli("check", "x.toml", "--every", "0.5", "--rounds", "2", "--format", "jsonl")
+    assert r.code == 0
+    [doc] = [json.loads(line) for line in r.out.splitlines()]
+    assert doc["name"] == "steady" and doc["ok"] is True
+
+
+def test_ctrl_c_prints_what_finished_and_exits_130(lab: Lab, tmp_path: Path) -> None:
+    extra = f"""
+[[check]]
+name = "silent"
+type = "tcp"
+target = "{lab.endpoints["tcp_silent"]}"
+count = 1
+timeout = 20
+"""
+    path = check_file(tmp_path, lab, refused=False, extra=extra)
+    outcome, _ = interrupt("check", path, "--concurrency", "1", after_lines=2, timeout=30)
+    assert outcome.code == ExitStatus.INTERRUPTED, outcome.err
+    assert "Traceback" not in outcome.err
+    assert "2 passed" in outcome.out and "1 not run" in outcome.out
+    assert "interrupted" in outcome.out
+
+
+def test_ctrl_c_json_is_a_partial_document(lab: Lab, tmp_path: Path) -> None:
+    import json
+
+    extra = f"""
+[[check]]
+name = "silent"
+type = "tcp"
+target = "{lab.endpoints["tcp_silent"]}"
+count = 1
+timeout = 20
+"""
+    path = check_file(tmp_path, lab, refused=False, extra=extra)
+    outcome, _ = interrupt("check", path, "--format", "json", after_s=1.5, timeout=30)
+    assert outcome.code == ExitStatus.INTERRUPTED, outcome.err
+    doc = validate(json.loads(outcome.out))
+    assert doc["interrupted"] is True and doc["error"]["kind"] == "interrupted"
+    silent = doc["checks"][2]
+    assert silent["attempts"] == 0 and silent["report"] is None
+    assert doc["summary"]["passed"] == 2 and doc["summary"]["not_run"] == 1
+
+
+def test_every_until_ctrl_c(lab: Lab, tmp_path: Path) -> None:
+    path = check_file(tmp_path, lab, refused=False)
+    outcome, _ = interrupt("check", path, "--every", "0.5", after_lines=2, after_s=1.2)
+    assert outcome.code == ExitStatus.INTERRUPTED, outcome.err
+    assert "Traceback" not in outcome.err
+    assert len(outcome.out.splitlines()) == 2  # nothing changed after round 1
+
+
+def test_progress_bar_only_on_a_terminal(lab: Lab, tmp_path: Path) -> None:
+    path = check_file(tmp_path, lab, refused=False)
+    piped = run_process("check", path)
+    assert piped.code == 0 and "\x1b" not in piped.out and "━" not in piped.out
+    tty = run_process("check", path, env={"FORCE_COLOR": "1", "TTY_COMPATIBLE": "1"})
+    assert tty.code == 0, tty.err
+    assert "\x1b[" in tty.out and "2 checks in" in tty.out

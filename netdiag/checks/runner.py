@@ -11,7 +11,9 @@ probes (:attr:`netdiag.checks.spec.CheckSpec.run`), into one
   worker. A check that passed only on a retry is ``flaky``, with its ``attempts``. The last
   attempt's report is kept.
 - **A probe that raises** is a bug, never a traceback: that attempt becomes an ``error``
-  (kind ``error``, the exception in the message), retried like any failure.
+  (kind ``error``, the exception in the message), retried like any failure. So does a
+  :class:`~netdiag.checks.spec.SpecError` that a check's options raise only when it runs
+  (a dns ``server`` named by a name that does not resolve), with its own message.
 - **Ctrl-C**: nothing more is started; the checks that finished are reported, a check whose
   retry was pending keeps its last (failed) attempt, the others are *not run* (``attempts``
   0, no report, error kind ``interrupted``), and the report is ``interrupted`` (exit 130).
@@ -30,7 +32,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from netdiag.checks.spec import CheckSpec
+from netdiag.checks.spec import CheckSpec, SpecError
 from netdiag.clock import elapsed_ms, now_ns, utc_now_iso
 from netdiag.errors import ErrorKind
 from netdiag.exitcodes import ExitStatus
@@ -75,6 +77,8 @@ def _attempt(spec: CheckSpec) -> tuple[AnyReport | None, ProbeError | None]:
     """One run of the check's probe; an exception (a bug in a probe) becomes its error."""
     try:
         report = spec.run()
+    except SpecError as exc:  # what the command finds wrong only when it runs
+        return None, ProbeError(ErrorKind.ERROR, str(exc))
     except Exception as exc:  # a bug: reported as this check's error, never a traceback
         text = str(exc) or type(exc).__name__
         return None, ProbeError(
