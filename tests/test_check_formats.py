@@ -239,7 +239,9 @@ def hand_built(lab_checks: list[CheckResult]) -> list[CheckResult]:
             "http",
             "http://127.0.0.1:9/\x07",
             None,
-            error=ProbeError("bad_response", "server said \x1b]0;owned\x07 <![CDATA[ ]]> \ud800"),
+            error=ProbeError(
+                "bad_response", "server said \x1b]0;owned\x07 <![CDATA[ ]]> \x00 \ufffe"
+            ),
             duration_ms=5.0,
         ),
     ]
@@ -432,3 +434,371 @@ def test_write_atomic_reader_never_sees_a_partial_file(tmp_path):
         t.join(timeout=30)
     assert seen
     assert all(s in versions for s in seen)
+
+
+# -- junit ---------------------------------------------------------------------------------------
+
+
+def test_junit_loads_in_junitparser_with_counts_names_and_types(report, tmp_path):
+    from junitparser import Error, Failure, JUnitXml, Skipped
+    from junitparser.xunit2 import JUnitXml as XUnit2Xml
+
+    path = tmp_path / "report.xml"
+    write_atomic(path, render(report, "junit"))
+    xml = JUnitXml.fromfile(str(path))
+    suites = list(xml)
+    assert len(suites) == 1
+    suite = suites[0]
+    assert suite.name == "netdiag check"
+    outcomes = [outcome(c) for c in report.checks]
+    assert suite.tests == len(report.checks)
+    assert suite.failures == outcomes.count(Outcome.FAILED)
+    assert suite.errors == outcomes.count(Outcome.CANNOT_RUN)
+    assert suite.skipped == outcomes.count(Outcome.NOT_RUN)
+    assert suite.time == pytest.approx(report.duration_ms / 1000, abs=0.001)
+    # junitparser's own count of the cases agrees with the attributes
+    xml.update_statistics()
+    assert (xml.tests, xml.failures, xml.errors, xml.skipped) == (
+        suite.tests,
+        suite.failures,
+        suite.errors,
+        suite.skipped,
+    )
+
+    cases = list(suite)
+    assert len(cases) == len(report.checks)
+    for case, check in zip(cases, report.checks, strict=True):
+        assert case.classname == check.type
+        assert case.time == pytest.approx(check.duration_ms / 1000, abs=0.001)
+        state = outcome(check)
+        kinds = [type(r) for r in case.result]
+        if state is Outcome.FAILED:
+            assert kinds == [Failure]
+            assert case.result[0].type == str(check.error.kind)
+        elif state is Outcome.CANNOT_RUN:
+            assert kinds == [Error]
+            assert case.result[0].type == "permission"
+            assert case.result[0].message == "raw ICMP socket: operation not permitted"
+            assert "hint: run as root" in case.result[0].text
+        elif state is Outcome.NOT_RUN:
+            assert kinds == [Skipped]
+        else:
+            assert case.is_passed
+        assert case.system_out  # the text view of the check, or why it has none
+
+    by_name = {c.name: c for c in cases}
+    assert "tcp open" in by_name and 'flaky <tcp> & "friends"' in by_name
+    refused = by_name["tcp refused"].result[0]
+    assert refused.type == "refused" and "refused" in refused.message
+    assert by_name["cert expired"].result[0].type == "cert_expired"
+    assert by_name["dns nx"].result[0].type == "nxdomain"
+    assert by_name["web missing page"].result[0].type == "status"
+    # system-out is what `netdiag TYPE` prints: plain, no colour
+    tcp_out = by_name["tcp open"].system_out
+    assert "tcp connect statistics" in tcp_out and "\x1b" not in tcp_out
+    assert tcp_out.rstrip().endswith("healthy")
+    assert "not run" in by_name["never started # \\ [bold]x[/bold]"].system_out
+    # hostile text reaches the XML escaped, and the document still parses
+    hostile = next(c for c in cases if c.name.startswith("hostile"))
+    assert hostile.name == "hostile\\x1b[2J\\nname\\u202e"
+    assert hostile.result[0].message.startswith("server said \\x1b]0;owned\\x07 <![CDATA[ ]]> ")
+
+    # The flaky pass: a pass, with Surefire's flakyFailure and the properties
+    flaky = XUnit2Xml.fromfile(str(path))
+    case = next(c for s in flaky for c in s if c.name.startswith("flaky"))
+    assert case.is_passed
+    assert len(case.flaky_failures()) == 1
+    assert case.flaky_failures()[0].message == "failed 2 attempts before passing"
+    props = {p.name: p.value for p in case.properties()}
+    assert props["netdiag.flaky"] == "true" and props["netdiag.attempts"] == "3"
+    assert case.system_out.startswith("flaky: passed on attempt 3")
+
+
+def test_junit_is_well_formed_xml_with_one_testsuite(report):
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(render(report, "junit").encode("utf-8"))
+    assert root.tag == "testsuites"
+    assert [s.tag for s in root] == ["testsuite"]
+    assert len(root[0].findall("testcase")) == len(report.checks)
+
+
+# -- tap -----------------------------------------------------------------------------------------
+
+
+TEST_POINT = re.compile(
+    r"^(?P<not>not )?ok (?P<number>\d+)(?: - (?P<description>(?:[^\\#]|\\.)*?))?"
+    r"(?:\s+#\s*(?P<directive>SKIP|TODO)\S*\s*(?P<reason>.*))?$",
+    re.IGNORECASE,
+)
+
+
+def parse_tap14(text: str) -> dict:
+    """A TAP 14 reader, enough for what netdiag writes: version, plan, test points (with the
+    description unescaped: ``\\#``, ``\\\\``), their YAML blocks (read by PyYAML), comments,
+    Bail out!. Any other line fails the test."""
+    import yaml
+
+    lines = text.splitlines()
+    assert lines[0] == "TAP version 14"
+    plan = re.fullmatch(r"1\.\.(\d+)", lines[1])
+    assert plan, lines[1]
+    doc: dict = {"plan": int(plan.group(1)), "points": [], "comments": [], "bail": None}
+    i = 2
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if line.startswith("#"):
+            doc["comments"].append(line)
+            continue
+        if line.startswith("Bail out!"):
+            doc["bail"] = line[len("Bail out!") :].strip()
+            continue
+        m = TEST_POINT.match(line)
+        assert m, f"not TAP: {line!r}"
+        point = {
+            "ok": m["not"] is None,
+            "number": int(m["number"]),
+            "description": re.sub(r"\\(.)", r"\1", m["description"] or ""),
+            "directive": (m["directive"] or "").upper() or None,
+            "reason": m["reason"],
+            "yaml": None,
+        }
+        if i < len(lines) and lines[i] == "  ---":
+            end = lines.index("  ...", i)
+            block = lines[i + 1 : end]
+            assert all(b.startswith("  ") for b in block), block
+            point["yaml"] = yaml.safe_load("\n".join(b[2:] for b in block))
+            i = end + 1
+        doc["points"].append(point)
+    return doc
+
+
+def test_tap_14_read_back(report):
+    text = render(report, "tap")
+    doc = parse_tap14(text)
+    assert doc["plan"] == len(report.checks)
+    points = doc["points"]
+    assert [p["number"] for p in points] == list(range(1, len(report.checks) + 1))
+    assert doc["bail"] is None
+    assert doc["comments"] and "checks:" in doc["comments"][-1]
+
+    for point, check in zip(points, report.checks, strict=True):
+        state = outcome(check)
+        assert point["ok"] is (state in (Outcome.PASSED, Outcome.FLAKY, Outcome.NOT_RUN))
+        assert (point["directive"] == "SKIP") is (state is Outcome.NOT_RUN)
+        if "\x1b" not in check.name:
+            assert point["description"] == check.name  # '#' and '\\' came back
+        diag = point["yaml"]
+        if state in (Outcome.FAILED, Outcome.CANNOT_RUN, Outcome.FLAKY):
+            assert diag["type"] == check.type and diag["target"] == check.target
+            assert diag["attempts"] == check.attempts
+            assert diag["duration_ms"] == pytest.approx(check.duration_ms, abs=0.001)
+            if state is Outcome.FLAKY:
+                assert diag["flaky"] is True and "kind" not in diag
+            else:
+                assert diag["kind"] == str(check.error.kind)
+                assert diag["message"] == check.error.message  # exact, whatever it holds
+        else:
+            assert diag is None
+    hostile = next(p for p in points if p["description"].startswith("hostile"))
+    assert hostile["description"] == "hostile\\x1b[2J\\nname\\u202e" and not hostile["ok"]
+    never = next(p for p in points if p["description"].startswith("never started"))
+    assert never["reason"] == "not run: the run was interrupted first"
+    nobody = next(p for p in points if p["description"] == "ping as nobody")
+    assert nobody["yaml"]["hint"] == "run as root"
+
+
+def test_tap_reads_in_tap_py(report):
+    """tap.py (a TAP 13 consumer that accepts version 14) reads the same plan, results and
+    YAML blocks; it does not know TAP 14's escaped '#', so names without one are compared."""
+    from tap.parser import Parser
+
+    lines = list(Parser().parse_text(render(report, "tap")))
+    assert lines[0].category == "version" and lines[0].version == 14
+    assert lines[1].category == "plan" and lines[1].expected_tests == len(report.checks)
+    assert not [line for line in lines if line.category == "unknown"]
+    points = [line for line in lines if line.category == "test"]
+    assert len(points) == len(report.checks)
+    for point, check in zip(points, report.checks, strict=True):
+        state = outcome(check)
+        assert point.ok is (state in (Outcome.PASSED, Outcome.FLAKY, Outcome.NOT_RUN))
+        if check.name.isprintable() and "#" not in check.name and "\\" not in check.name:
+            assert point.description == f"- {check.name}"
+            assert point.skip is (state is Outcome.NOT_RUN)
+        if state in (Outcome.FAILED, Outcome.CANNOT_RUN):
+            assert point.yaml_block["kind"] == str(check.error.kind)
+
+
+def test_tap_interrupted_run_bails_out(lab_checks):
+    doc = parse_tap14(render(as_report(lab_checks[:2], interrupted=True), "tap"))
+    assert doc["bail"].startswith("interrupted")
+    assert len(doc["points"]) == doc["plan"] == 2
+
+
+# -- prometheus ----------------------------------------------------------------------------------
+
+
+def samples(text: str) -> dict[str, list]:
+    """Every sample of the exposition text, by metric name, as prometheus_client reads it."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, list] = {}
+    for family in text_string_to_metric_families(text):
+        assert family.type == "gauge", family.name
+        assert family.documentation, family.name
+        for s in family.samples:
+            out.setdefault(s.name, []).append(s)
+    return out
+
+
+def value(found: dict[str, list], name: str, check: str, **labels: str) -> float:
+    matching = [
+        s
+        for s in found.get(name, [])
+        if s.labels.get("check") == escape(check)
+        and all(s.labels.get(k) == v for k, v in labels.items())
+    ]
+    assert len(matching) == 1, (name, check, labels, matching)
+    return matching[0].value
+
+
+def test_prometheus_blackbox_names_and_values(report):
+    from datetime import datetime
+
+    text = render(report, "prometheus")
+    found = samples(text)
+    checks = {c.name: c for c in report.checks}
+    for name, c in checks.items():
+        if outcome(c) is Outcome.NOT_RUN:
+            assert not [s for s in found["probe_success"] if s.labels["check"] == escape(name)]
+            continue
+        assert value(found, "probe_success", name) == (1.0 if c.ok else 0.0)
+        s = next(s for s in found["probe_success"] if s.labels["check"] == escape(name))
+        assert set(s.labels) == {"check", "type", "target"}
+        assert s.labels["type"] == c.type
+    for s in found["probe_success"]:
+        if s.labels["check"] == "sockets":
+            assert s.labels["target"] == ""
+
+    tcp = checks["tcp open"].report
+    assert value(found, "probe_duration_seconds", "tcp open") == pytest.approx(
+        tcp.duration_ms / 1000
+    )
+    assert value(found, "netdiag_tcp_connects_received", "tcp open") == 3
+    assert value(found, "netdiag_tcp_connect_seconds", "tcp open", stat="p50") == pytest.approx(
+        tcp.results[0].stats.p50_ms / 1000
+    )
+    assert value(found, "netdiag_tcp_connect_loss_ratio", "tcp refused") == 1.0
+    assert not [
+        s for s in found["netdiag_tcp_connect_seconds"] if s.labels["check"] == "tcp refused"
+    ]
+
+    web = checks["web redirects to https"].report
+    assert value(found, "probe_http_status_code", "web redirects to https") == 200
+    assert value(found, "probe_http_redirects", "web redirects to https") == 1
+    assert value(found, "probe_http_ssl", "web redirects to https") == 1
+    assert value(found, "probe_http_ssl", "web") == 0
+    assert value(found, "probe_http_version", "web") == 1.1
+    assert value(found, "probe_http_status_code", "web missing page") == 404
+    phases = {
+        s.labels["phase"]: s.value
+        for s in found["probe_http_duration_seconds"]
+        if s.labels["check"] == "web redirects to https"
+    }
+    assert set(phases) == {"resolve", "connect", "tls", "processing", "transfer"}
+    assert phases["tls"] > 0  # the https hop
+    mine = {
+        s.labels["phase"]: s.value
+        for s in found["netdiag_http_phase_seconds"]
+        if s.labels["check"] == "web redirects to https"
+    }
+    assert mine["total"] == pytest.approx(sum(h.timing.total_ms for h in web.hops) / 1000)
+    assert mine["verify"] > 0 and mine["local"] >= 0
+    assert phases["tls"] == pytest.approx(mine["tls"] + mine["verify"])
+    assert value(found, "probe_tls_version_info", "web redirects to https", version="TLS 1.3") == 1
+
+    good = checks["cert good"].report
+    expiry = datetime.fromisoformat(good.earliest_expiry.not_after).timestamp()
+    assert value(found, "probe_ssl_earliest_cert_expiry", "cert good") == expiry
+    assert value(found, "netdiag_tls_trusted", "cert good") == 1
+    assert value(found, "netdiag_tls_trusted", "cert expired") == 0
+    for cert in good.chain:
+        assert (
+            value(found, "netdiag_tls_cert_days_left", "cert good", position=str(cert.position))
+            == cert.days_left
+        )
+    assert value(found, "netdiag_tls_earliest_expiry_days_left", "cert expired") < 0
+    assert value(found, "netdiag_check_error_info", "cert expired", kind="cert_expired") == 1
+
+    www = checks["dns www"].report.results[0]
+    assert value(found, "probe_dns_answer_rrs", "dns www", qtype="A", server=www.server) == 1
+    assert value(found, "probe_dns_query_succeeded", "dns www") == 1
+    assert value(found, "probe_dns_query_succeeded", "dns nx") == 0
+    assert value(found, "netdiag_dns_rcode", "dns nx", rcode="NXDOMAIN") == 1
+    assert (
+        value(found, "netdiag_dns_trace_queries", "dns trace") == checks["dns trace"].report.queries
+    )
+
+    assert (
+        value(found, "netdiag_sockets_time_wait", "sockets")
+        == checks["sockets"].report.time_wait.count
+    )
+    ping = checks["ping"].report
+    if ping.ok:
+        assert value(found, "netdiag_ping_loss_ratio", "ping") == 0
+        assert value(found, "probe_icmp_duration_seconds", "ping", phase="rtt") == pytest.approx(
+            ping.results[0].stats.avg_ms / 1000
+        )
+
+
+def test_prometheus_netdiag_figures_for_flaky_not_run_and_the_run(report):
+    found = samples(render(report, "prometheus"))
+    flaky = 'flaky <tcp> & "friends"'
+    assert value(found, "netdiag_check_flaky", flaky) == 1
+    assert value(found, "netdiag_check_attempts", flaky) == 3
+    assert value(found, "netdiag_check_duration_seconds", flaky) == 1.2345
+    never = "never started # \\ [bold]x[/bold]"
+    assert value(found, "netdiag_check_outcome", never, outcome="not_run") == 1
+    assert value(found, "netdiag_check_outcome", never, outcome="passed") == 0
+    assert value(found, "netdiag_check_outcome", "ping as nobody", outcome="cannot_run") == 1
+    # every check has exactly one outcome that holds
+    for c in report.checks:
+        held = [s for s in found["netdiag_check_outcome"] if s.labels["check"] == escape(c.name)]
+        assert sum(s.value for s in held) == 1 and len(held) == len(Outcome)
+    run = {s.labels["result"]: s.value for s in found["netdiag_check_run_checks"]}
+    s = report.summary
+    assert run == {
+        "total": s.total,
+        "passed": s.passed,
+        "failed": s.failed,
+        "flaky": s.flaky,
+        "not_run": s.not_run,
+    }
+    assert found["netdiag_check_run_success"][0].value == 0
+    assert found["netdiag_check_run_timestamp_seconds"][0].value == 1767225600.0
+    # a hostile name is written with its control characters escaped
+    assert any(s.labels["check"] == "hostile\\x1b[2J\\nname\\u202e" for s in found["probe_success"])
+
+
+def escape(text: str) -> str:
+    from netdiag.output import escape_controls
+
+    return escape_controls(text)
+
+
+def test_formats_import_their_libraries_only_when_chosen(tmp_path):
+    """json and jsonl import neither prometheus_client nor xml; each format its own."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import netdiag.checks.formats as f\n"
+        "assert 'prometheus_client' not in sys.modules and 'xml.etree' not in sys.modules\n"
+        "from netdiag.checks import prometheus\n"
+        "assert 'prometheus_client' in sys.modules and 'xml.etree.ElementTree' not in sys.modules\n"
+        "assert 'rich' not in sys.modules, 'prometheus needs no rich'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr

@@ -43,8 +43,18 @@ def render(report: CheckReport, fmt: Format | str) -> str:
         return json_document(report) + "\n"
     if fmt is Format.JSONL:
         return "".join(jsonl_line(c) + "\n" for c in report.checks)
-    if fmt in (Format.JUNIT, Format.TAP, Format.PROMETHEUS):
-        raise NotImplementedError(f"--format {fmt}: coming in the next commits")
+    if fmt is Format.JUNIT:
+        from netdiag.checks import junit
+
+        return junit.render(report)
+    if fmt is Format.TAP:
+        from netdiag.checks import tap
+
+        return tap.render(report)
+    if fmt is Format.PROMETHEUS:
+        from netdiag.checks import prometheus
+
+        return prometheus.render(report)
     from netdiag.output import terminal_safe
     from netdiag.views.check import check_view
 
