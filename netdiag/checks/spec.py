@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import import_module
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -182,7 +183,13 @@ def _toml_kind(value: object) -> str:
     return "a date or time"
 
 
-_WANTS = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string"}
+_WANTS = {
+    "bool": "true or false",
+    "int": "an integer",
+    "float": "a number",
+    "str": "a string",
+    "path": "a string",
+}
 
 
 def _fits(kind: str, value: object) -> bool:
@@ -192,7 +199,7 @@ def _fits(kind: str, value: object) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "float":
         return isinstance(value, int | float) and not isinstance(value, bool)
-    return isinstance(value, str)
+    return isinstance(value, str)  # str, path
 
 
 class _Bad(Exception):
@@ -222,9 +229,10 @@ def _convert(key: str, param: Any, value: object) -> Any:
         if isinstance(item, float) and not math.isfinite(item):
             raise _Bad(f"{item!r} is not a finite number", key)
         try:
-            converted.append(param.type.convert(item, param, None))
+            done: Any = param.type.convert(item, param, None)
         except BadParameter as exc:
             raise _Bad(exc.message, key) from None
+        converted.append(Path(done) if kind == "path" else done)  # as typer hands it over
     return converted if many else converted[0]
 
 
@@ -451,13 +459,10 @@ def parse(doc: dict[str, Any], *, only: Sequence[str] = ()) -> list[CheckSpec]:
         try:
             spec = _one(index, table, defaults)
         except _Bad as bad:
-            key = f" {bad.key}" if bad.key else ""
-            origin = (
-                " (from [defaults])"
-                if bad.key is not None and bad.key in defaults and bad.key not in table
-                else ""
-            )
-            raise SpecError(f"{label}:{key}{origin}: {bad.message}") from None
+            where = f" {bad.key}:" if bad.key else ""
+            if bad.key is not None and bad.key in defaults and bad.key not in table:
+                where = f" {bad.key} (from [defaults]):"
+            raise SpecError(f"{label}:{where} {bad.message}") from None
         if spec.name in seen:
             raise SpecError(f"{label}: name: duplicate name (check #{seen[spec.name]} has it)")
         seen[spec.name] = index
@@ -503,6 +508,75 @@ def example() -> str:
 
 
 EXAMPLE = """\
-# netdiag check file: netdiag check FILE [--only NAME_OR_TAG] [--format ...]
-# TODO
+# netdiag check file (TOML): netdiag check FILE [--only NAME_OR_TAG] [--format FORMAT]
+#
+# The names and addresses below are documentation-only (example.org, 192.0.2.0/24,
+# RFC 2606 and RFC 5737): they stand for your own hosts. Replace them before running.
+#
+# Every key of a [[check]] is the long option of its command with '-' written '_'
+# (netdiag TYPE --help lists them): --max-ms is max_ms, --ca-file is ca_file. Options
+# without a long name go by the command's name for them: ipv4 (-4), ipv6 (-6), reverse
+# (dns -x). Numbers are TOML numbers, flags true or false, repeatable options an array.
+
+# Applied to every check whose command has the option, unless the check sets it.
+[defaults]
+timeout = 2           # seconds, each command's --timeout
+count = 1             # tcp and ping: one attempt per target is enough for a check
+retries = 1           # the check's own: run it once more when it fails (flaky if it then passes)
+
+[[check]]
+name = "api over https"          # required, unique
+type = "http"                    # tcp | dns | tls | http | ping | sockets
+target = "https://api.example.org/health"
+expect_status = "200"
+max_ms = 800
+header = ["Accept: application/json"]
+tags = ["prod", "api"]           # --only prod runs every check tagged prod
+
+[[check]]
+name = "certificate lasts a month"
+type = "tls"
+target = "api.example.org"       # HOST[:PORT], port 443 by default
+min_days = 30
+
+[[check]]
+name = "mail submission upgrades to TLS"
+type = "tls"
+target = "mail.example.org"
+starttls = "smtp"                # port 25 by default with starttls
+tags = ["mail"]
+
+[[check]]
+name = "database port answers"
+type = "tcp"
+target = ["db1.example.org:5432", "db2.example.org:5432"]   # a string, or several
+max_connect_ms = 50
+tags = ["prod"]
+
+[[check]]
+name = "zone answers"
+type = "dns"
+target = "example.org"           # the name to look up
+types = ["A", "MX"]              # record types (positional on the command line); default A
+server = ["192.0.2.53"]          # --server, repeatable; default: the system's resolvers
+query_retries = 2                # dns's own --retries (retries is the check's)
+
+[[check]]
+name = "delegation from the root"
+type = "dns"
+target = "www.example.org"
+trace = true
+trace_timeout = 10
+
+[[check]]
+name = "gateway is up"
+type = "ping"
+target = ["192.0.2.1", "192.0.2.2"]
+max_loss = 0
+max_rtt_ms = 20
+
+[[check]]
+name = "no TIME_WAIT pile-up"
+type = "sockets"                 # no target: this host's socket table
+max_time_wait = 20000
 """

@@ -59,8 +59,11 @@ ClickException: type[Exception] = _click_base("ClickException")
 
 def param_kind(param: Any) -> str:
     """What a click parameter of a typer command takes, by its click type: ``bool``,
-    ``int``, ``float`` or ``str`` (text and paths; anything else is given as text too).
-    ``netdiag check`` checks its file's values with it before click converts them."""
+    ``int``, ``float``, ``path`` (text, which typer hands over as a :class:`pathlib.Path`)
+    or ``str`` (text; anything else is given as text too). ``netdiag check`` checks its
+    file's values with it before click converts them."""
+    if getattr(param.type, "name", None) == "path":
+        return "path"
     types = import_module(BadParameter.__module__.rsplit(".", 1)[0] + ".types")
     for kind, name in (
         ("bool", "BoolParamType"),
