@@ -35,14 +35,17 @@ if TYPE_CHECKING:
 
 # C0 controls (tab and newline included), DEL, C1 controls, and the Unicode format characters
 # that reorder or break lines on a terminal: ALM, LRM/RLM, LINE/PARAGRAPH SEPARATOR, the bidi
-# embeddings and overrides (U+202A-E) and isolates (U+2066-9), as in "Trojan Source".
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+# embeddings and overrides (U+202A-E) and isolates (U+2066-9), as in "Trojan Source"; and lone
+# surrogates, which no encoder can write (a UnicodeEncodeError instead of output).
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 _UNSAFE_KEEP_NEWLINE = re.compile(
-    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]"
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 # What json.dumps(ensure_ascii=False) leaves raw: only ever inside strings, so escaping them
 # as \uXXXX gives the same JSON value.
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}

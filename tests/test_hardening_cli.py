@@ -383,3 +383,16 @@ def test_plain_strings_are_not_highlighted_on_a_terminal(monkeypatch):
     assert out.is_terminal
     out.print("10.0.0.1 answered in 12.5 ms from https://127.0.0.1/")
     assert "\x1b[" not in buf.getvalue(), repr(buf.getvalue())
+
+
+def test_lone_surrogates_are_escaped_in_text_and_json():
+    # No encoder can write a lone surrogate: printing one would end in UnicodeEncodeError.
+    import io
+
+    doc = json_document({"s": "a\udcff b"})
+    doc.encode("utf-8")
+    assert json.loads(doc) == {"s": "a\udcff b"}
+    assert escape_controls("a\udcff b") == "a\\udcff b"
+    buf = io.StringIO()
+    TextOutput(file=buf).print("x\ud800y")
+    buf.getvalue().encode("utf-8")
