@@ -50,7 +50,9 @@ def generate(command: str) -> dict[str, Any]:
         "$schema": DIALECT,
         "$id": f"urn:netdiag:schema:{command}",
         **body,
-        "title": f"netdiag {command} --json",
+        "title": f"netdiag {command} --format json"
+        if command == "check"
+        else f"netdiag {command} --json",
     }
 
 

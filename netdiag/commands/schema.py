@@ -26,7 +26,7 @@ def command(
         str,
         typer.Argument(
             metavar="COMMAND",
-            help="ping, tcp, dns, tls, http, sockets or lab.",
+            help="ping, tcp, dns, tls, http, sockets, lab or check.",
             autocompletion=_complete,
             show_default=False,
         ),
