@@ -539,3 +539,66 @@ def test_progress_bar_only_on_a_terminal(lab: Lab, tmp_path: Path) -> None:
     tty = run_process("check", path, env={"FORCE_COLOR": "1", "TTY_COMPATIBLE": "1"})
     assert tty.code == 0, tty.err
     assert "\x1b[" in tty.out and "2 checks in" in tty.out
+
+
+def test_bash_completes_check_its_options_and_formats(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bash = "/bin/bash"
+    if not Path(bash).exists():
+        pytest.skip("bash is not installed")
+    root = Path(__file__).resolve().parent.parent
+    shim = tmp_path / "netdiag"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m netdiag "$@"\n')
+    shim.chmod(0o755)
+    probe = f"source {root / 'completions' / 'netdiag.bash'}\n" + "".join(
+        f"COMP_WORDS=({words}); COMP_CWORD={cword}; _netdiag_completion netdiag;"
+        ' echo "${COMPREPLY[@]}"\n'
+        for words, cword in (
+            ("netdiag ch", 1),
+            ("netdiag check --e", 2),
+            ("netdiag check --format j", 3),
+        )
+    )
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    out = subprocess.run([bash, "-c", probe], capture_output=True, text=True, env=env, timeout=30)
+    command, options, formats = out.stdout.splitlines()[:3]
+    assert command.split() == ["check"]
+    assert {"--every", "--example"} <= set(options.split())
+    assert "--rounds" not in options  # hidden: a test hook
+    assert set(formats.split()) == {"json", "jsonl", "junit"}
+
+
+def test_the_demos_check_file_runs_against_the_lab(lab: Lab, tmp_path: Path) -> None:
+    from netdiag.checks.spec import load
+    from netdiag.commands.demo import check_file as demo_file
+
+    path = tmp_path / "demo.toml"
+    path.write_text(demo_file(lab.endpoints, lab.tls_names, lab.files, lab.urls))
+    specs = load(str(path))
+    assert {s.type for s in specs} >= {"tcp", "http", "tls"}
+    report = run_checks(specs, file=str(path))
+    assert [c.name for c in report.checks if not c.ok] == ["closed port"]
+    assert exit_status(report) == ExitStatus.UNHEALTHY  # as the demo's step expects
+
+
+def test_formats_are_the_formats_modules(cli) -> None:
+    from netdiag.checks.formats import Format
+    from netdiag.checks.runner import DEFAULT_CONCURRENCY
+    from netdiag.commands import check as command
+    from netdiag.commands.check import FORMATS
+
+    assert tuple(f.value for f in Format) == FORMATS
+    assert command.DEFAULT_CONCURRENCY == DEFAULT_CONCURRENCY
+
+
+def test_json_run_imports_no_rich_and_plain_http_no_tls(lab: Lab, tmp_path: Path) -> None:
+    from test_startup import HEAVY, TLS_STACK, loaded, packages
+
+    path = check_file(tmp_path, lab, refused=False)
+    status, modules = loaded("check", path, "--format", "json")
+    assert status == 0
+    assert not packages(modules) & (TLS_STACK | {"rich"})
+    status, modules = loaded("check", "--help")
+    assert status == 0 and not packages(modules) & HEAVY

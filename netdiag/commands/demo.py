@@ -25,6 +25,8 @@ class Step(NamedTuple):
     explain: str
     argv: list[str]
     expect: int
+    shown: str = ""
+    """A file the step reads, printed before it runs."""
 
 
 def _ping_step() -> Step:
@@ -166,6 +168,53 @@ def steps(
     return out
 
 
+def check_file(
+    endpoints: dict[str, str],
+    names: dict[str, str] | None = None,
+    files: dict[str, str] | None = None,
+    urls: dict[str, str] | None = None,
+) -> str:
+    """A small check file (TOML) for the lab: one check of each kind the lab serves, and a
+    closed port retried once."""
+
+    def q(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    checks = [
+        ("lab tcp server", "tcp", endpoints["tcp_open"], ["count = 1"]),
+        ("closed port", "tcp", endpoints["tcp_refused"], ["count = 1", "retries = 1"]),
+    ]
+    if urls and "http" in urls:
+        checks.append(("web page", "http", urls["http"] + "/", []))
+    if "dns_example" in endpoints:
+        server, port = endpoints["dns_example"].rsplit(":", 1)
+        checks.append(
+            ("dns answer", "dns", "host.example.test", [f"server = {q(server)}", f"port = {port}"])
+        )
+    if "tls_good" in endpoints and names and files:
+        extra = [f"sni = {q(names['tls_good'])}", f"ca_file = {q(files['tls_ca_file'])}"]
+        checks.append(("certificate", "tls", endpoints["tls_good"], [*extra, "min_days = 30"]))
+    lines = ["[defaults]", "timeout = 2", ""]
+    for name, type_, target, options in checks:
+        lines += ["[[check]]", f"name = {q(name)}", f"type = {q(type_)}"]
+        lines += [f"target = {q(target)}", *options, ""]
+    return "\n".join(lines)
+
+
+def check_step(path: str, text: str) -> Step:
+    """The ``check`` step: ``text`` is the file at ``path``, shown before it runs."""
+    return Step(
+        "Many checks from one file: what a CI job runs",
+        "netdiag check runs every [[check]] of a TOML file at once, through the same probes as "
+        "the commands above; a failing check is retried (here once), and the exit status says "
+        "whether everything is healthy. --format junit, tap or prometheus write what CI and "
+        "monitoring read.",
+        ["check", path],
+        1,
+        text,
+    )
+
+
 def command(run: Runner) -> None:
     """The demo, running each step through ``run``."""
     from rich.text import Text
@@ -187,6 +236,8 @@ def command(run: Runner) -> None:
 def _run_steps(out: TextOutput, run: Runner) -> int:
     """Start the lab, run every step against it, stop it; the number of steps that failed."""
     import shlex
+    import tempfile
+    from pathlib import Path
 
     from rich.rule import Rule
     from rich.text import Text
@@ -194,16 +245,23 @@ def _run_steps(out: TextOutput, run: Runner) -> int:
     from netdiag.lab import Lab
 
     failures = 0
-    with Lab() as lab:
+    with Lab() as lab, tempfile.TemporaryDirectory(prefix="netdiag-demo-") as tmp:
         out.print(Text("netdiag demo: lab started on loopback", style="bold"))
         for name, where in lab.endpoints.items():
             out.print(Text(f"  {name:<14} {where}", style="dim"))
-        for step in steps(lab.endpoints, lab.tls_names, lab.files, lab.urls):
+        checks = Path(tmp, "checks.toml")
+        text = check_file(lab.endpoints, lab.tls_names, lab.files, lab.urls)
+        checks.write_text(text)
+        all_steps = steps(lab.endpoints, lab.tls_names, lab.files, lab.urls)
+        for step in [*all_steps, check_step(str(checks), text)]:
             out.print(
                 Text(""),
                 Rule(step.title, align="left") if out.is_terminal else Text(f"== {step.title}"),
             )
             out.print(Text(step.explain, style="italic"))
+            if step.shown:
+                out.print(Text(f"$ cat {step.argv[-1]}", style="bold cyan"))
+                out.print(Text(step.shown.rstrip("\n"), style="dim"))
             out.print(Text("$ netdiag " + shlex.join(step.argv), style="bold cyan"))
             out.console.file.flush()
             status = run(step.argv)
