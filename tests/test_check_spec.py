@@ -94,6 +94,7 @@ ERRORS = [
         check("interval = 1", type_="sockets"),
         "check 'c' (#1): interval: not a sockets option (only tcp and ping have it)",
     ),
+    (check(TCP + 'types = ["A"]'), "check 'c' (#1): types: not a tcp option (only dns has it)"),
     # options that shape a terminal's output, not a check
     (check(TCP + "json = true"), "check 'c' (#1): json: not in a check file"),
     (check('target = "a.test"\nshort = true', type_="dns"), "check 'c' (#1): short: not in"),

@@ -242,6 +242,8 @@ def _suggest(word: str, candidates: Iterable[str]) -> str:
 
 
 def _types_with(key: str) -> list[str]:
+    if key == "types":
+        return ["dns"]
     return [t for t in TYPES if key in _command(t).keys or key in _command(t).refused]
 
 
