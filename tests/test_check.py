@@ -602,3 +602,65 @@ def test_json_run_imports_no_rich_and_plain_http_no_tls(lab: Lab, tmp_path: Path
     assert not packages(modules) & (TLS_STACK | {"rich"})
     status, modules = loaded("check", "--help")
     assert status == 0 and not packages(modules) & HEAVY
+
+
+@pytest.mark.parametrize("fmt", ["json", "junit", "tap", "prometheus", "jsonl"])
+def test_each_format_to_stdout_and_to_output(cli, lab: Lab, tmp_path: Path, fmt: str) -> None:
+    """Without --output, stdout is the document; with it, the file is the same document and
+    stdout the text view (as a CI log shows it)."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    path = check_file(tmp_path, lab)
+    r = cli("check", path, "--format", fmt)
+    assert r.code == ExitStatus.UNHEALTHY and r.err == ""
+    out = tmp_path / f"report.{fmt}"
+    r2 = cli("check", path, "--format", fmt, "--output", str(out))
+    assert r2.code == ExitStatus.UNHEALTHY and r2.err == ""
+    assert "3 checks in" in r2.out and "closed port" in r2.out
+    for text in (r.out, out.read_text()):
+        if fmt == "json":
+            assert json.loads(text)["summary"]["failed"] == 1
+        elif fmt == "jsonl":
+            assert len([json.loads(line) for line in text.splitlines()]) == 3
+        elif fmt == "junit":
+            suite = ET.fromstring(text).find("testsuite")
+            assert suite is not None and suite.get("tests") == "3"
+            assert suite.get("failures") == "1"
+        elif fmt == "tap":
+            assert text.startswith("TAP version 14\n1..3\n")
+        else:
+            names = {f.name for f in text_string_to_metric_families(text)}
+            assert "probe_success" in names
+
+
+def test_output_that_cannot_be_written_is_exit_74(
+    cli, lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from netdiag.checks import formats
+
+    def full(path: object, text: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(formats, "write_atomic", full)
+    r = cli("check", check_file(tmp_path, lab), "--output", str(tmp_path / "report.xml"))
+    assert r.code == ExitStatus.OUTPUT_ERROR
+    assert r.err == (
+        f"netdiag check: error: cannot write --output {tmp_path / 'report.xml'}: "
+        "No space left on device\n"
+    )
+
+
+def test_a_file_error_found_only_when_running_is_that_checks_error() -> None:
+    from netdiag.checks.spec import SpecError
+
+    def late() -> TcpReport:
+        raise SpecError("check 'x': server: nowhere.test does not resolve")
+
+    [c] = run_checks([spec("x", late)], file="f").checks
+    assert c.error is not None and c.error.kind == ErrorKind.ERROR
+    assert c.error.message == "check 'x': server: nowhere.test does not resolve"
