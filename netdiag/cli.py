@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import errno
-import math
 import os
 import sys
 from typing import Annotated, Any
@@ -19,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from netdiag import __version__
+from netdiag.commands.options import finite_floats
 from netdiag.commands.typercompat import ClickException, UsageError
 from netdiag.exitcodes import EXIT_HELP, ExitStatus
 from netdiag.output import GuardedStdout, OutputError, error_line
@@ -57,32 +57,6 @@ def root(
     """Network diagnostics: the core ideas of TCP/IP on the command line."""
 
 
-def _finite_floats(command: Any) -> None:
-    """Every float option of every command takes only finite numbers. click's FloatRange lets
-    'nan' through (every comparison with NaN is false, so no bound ever fails) and 'inf'
-    through a bound left open; a NaN --timeout then crashes a probe, and a NaN threshold
-    silently turns its check off. One rule here covers every option, present and future."""
-    for cmd in (command, *getattr(command, "commands", {}).values()):
-        for param in getattr(cmd, "params", ()):
-            ptype = param.type
-            if getattr(ptype, "name", None) not in ("float", "float range"):
-                continue
-            if getattr(ptype, "_netdiag_finite", False):
-                continue
-            convert = ptype.convert
-
-            def finite(value: Any, param: Any, ctx: Any, _convert: Any = convert) -> Any:
-                number = _convert(value, param, ctx)
-                if isinstance(number, float) and not math.isfinite(number):
-                    raise typer.BadParameter(
-                        f"{value!r} is not a finite number", ctx=ctx, param=param
-                    )
-                return number
-
-            ptype.convert = finite
-            ptype._netdiag_finite = True
-
-
 def _app_for(args: list[str]) -> typer.Typer:
     """What to build the click command from: when ``args`` start with a subcommand's name,
     the app with that one subcommand, as building every subcommand (typer reads each
@@ -110,7 +84,7 @@ def run(args: list[str]) -> int:
 
         completion_init()
     command = typer.main.get_command(_app_for(args))
-    _finite_floats(command)
+    finite_floats(command)
     real_stdout = sys.stdout
     guarded = GuardedStdout(real_stdout)
     sys.stdout = guarded

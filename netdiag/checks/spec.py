@@ -34,7 +34,6 @@ has it, unless the check sets it.
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -143,10 +142,13 @@ def _key_of(param: Any) -> str:
 def _command(type_: str) -> _Command:
     import typer
 
+    from netdiag.commands.options import finite_floats
+
     module = import_module(f"netdiag.commands.{type_}")
     app = typer.Typer(add_completion=False)
     module.register(app)
     command = typer.main.get_command(app)
+    finite_floats(command)  # nan and inf refused, as on the command line
     renamed = _RENAMED.get(type_, {})
     not_in = {**_NOT_IN_CHECKS["*"], **_NOT_IN_CHECKS.get(type_, {})}
     keys: dict[str, Any] = {}
@@ -226,8 +228,6 @@ def _convert(key: str, param: Any, value: object) -> Any:
     for item in items:
         if not _fits(kind, item):
             raise _Bad(f"takes {wants}, not {_toml_kind(item)}", key)
-        if isinstance(item, float) and not math.isfinite(item):
-            raise _Bad(f"{item!r} is not a finite number", key)
         try:
             done: Any = param.type.convert(item, param, None)
         except BadParameter as exc:

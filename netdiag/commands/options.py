@@ -13,6 +13,7 @@ Usage errors (a bad command line: one line on stderr, exit status 2) are made he
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -109,3 +110,30 @@ def finish(report: Any, json_output: bool, render: Callable[[TextOutput, Any], N
     else:
         render(TextOutput(), terminal_safe(report))
     raise typer.Exit(exit_status(report))
+
+
+def finite_floats(command: Any) -> None:
+    """Every float option of every command takes only finite numbers. click's FloatRange lets
+    'nan' through (every comparison with NaN is false, so no bound ever fails) and 'inf'
+    through a bound left open; a NaN --timeout then crashes a probe, and a NaN threshold
+    silently turns its check off. One rule here covers every option, present and future, on
+    the command line (cli.run) and in a check file (netdiag.checks.spec) alike."""
+    for cmd in (command, *getattr(command, "commands", {}).values()):
+        for param in getattr(cmd, "params", ()):
+            ptype = param.type
+            if getattr(ptype, "name", None) not in ("float", "float range"):
+                continue
+            if getattr(ptype, "_netdiag_finite", False):
+                continue
+            convert = ptype.convert
+
+            def finite(value: Any, param: Any, ctx: Any, _convert: Any = convert) -> Any:
+                number = _convert(value, param, ctx)
+                if isinstance(number, float) and not math.isfinite(number):
+                    raise typer.BadParameter(
+                        f"{value!r} is not a finite number", ctx=ctx, param=param
+                    )
+                return number
+
+            ptype.convert = finite
+            ptype._netdiag_finite = True
