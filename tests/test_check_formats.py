@@ -337,7 +337,7 @@ def test_text_line_per_check_with_status_and_key_figure(report):
     assert re.search(r"\b200 in \d+\.\d{3} ms after 1 redirect$", lines["web redirects to https"])
     assert re.search(r"\b404 in .* status: ", lines["web missing page"])
     assert re.search(r"\d+ days left, trusted$", lines["cert good"])
-    assert re.search(r"-\d+ days left, not trusted\s+cert_expired: ", lines["cert expired"])
+    assert re.search(r"expired \d+ days? ago, not trusted\s+cert_expired: ", lines["cert expired"])
     assert re.search(r"NOERROR, 1 answer in \d+\.\d{3} ms$", lines["dns www"])
     assert "NXDOMAIN, 0 answers" in lines["dns nx"] and "nxdomain: " in lines["dns nx"]
     assert re.search(r"1 answer, \d zone cuts, \d+ queries$", lines["dns trace"])

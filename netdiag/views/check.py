@@ -70,7 +70,9 @@ def _tls_figure(r: TlsReport) -> str | None:
     if r.earliest_expiry is None:
         return None
     trust = "trusted" if r.trusted else "not trusted" if r.trusted is False else "trust unknown"
-    return f"{_plural(r.earliest_expiry.days_left, 'day')} left, {trust}"
+    days = r.earliest_expiry.days_left
+    when = f"{_plural(days, 'day')} left" if days >= 0 else f"expired {_plural(-days, 'day')} ago"
+    return f"{when}, {trust}"
 
 
 def _dns_figure(r: DnsLookupReport | DnsTraceReport) -> str | None:
