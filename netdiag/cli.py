@@ -136,9 +136,21 @@ def output_failed(exc: OutputError | OSError | AttributeError, stdout: Any = Non
 
 
 def _register() -> None:
-    from netdiag.commands import check, demo, dns, http, lab, ping, schema, sockets, tcp, tls
+    from netdiag.commands import (
+        check,
+        demo,
+        dns,
+        http,
+        lab,
+        ping,
+        schema,
+        serve,
+        sockets,
+        tcp,
+        tls,
+    )
 
-    for module in (ping, dns, tcp, tls, http, sockets, check):
+    for module in (ping, dns, tcp, tls, http, sockets, check, serve):
         module.register(app)
     demo.register(app, run)  # the demo runs the other commands through the CLI itself
     for module in (lab, schema):

@@ -24,7 +24,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from netdiag.output import escape_controls
-from netdiag.results.check import CheckReport, CheckResult, Outcome, outcome
+from netdiag.results.check import AnyReport, CheckReport, CheckResult, Outcome, outcome
 from netdiag.results.dns import DnsLookupReport, DnsTraceReport
 from netdiag.results.http import HttpReport
 from netdiag.results.ping import PingReport
@@ -55,7 +55,22 @@ HELP = {
     "probe_dns_duration_seconds": "Duration of the DNS request by phase",
     "probe_icmp_duration_seconds": "Duration of the ICMP echo by phase (rtt: the mean over "
     "the replies)",
+    "probe_ip_protocol": "Whether the probe used IPv4 (4) or IPv6 (6)",
     # netdiag's own
+    "netdiag_probe_error_info": "Why the probe is not healthy: its error kind",
+    "netdiag_tcp_info_rtt_seconds": "The kernel's smoothed RTT of the last connect (TCP_INFO)",
+    "netdiag_tcp_info_rttvar_seconds": "The kernel's RTT variance of the last connect (TCP_INFO)",
+    "netdiag_tcp_info_rto_seconds": "The kernel's retransmission timeout of the last connect "
+    "(TCP_INFO)",
+    "netdiag_tcp_info_snd_mss_bytes": "The largest segment this side sends (TCP_INFO)",
+    "netdiag_tcp_info_advmss_bytes": "The MSS this side announced in its SYN (TCP_INFO)",
+    "netdiag_tcp_info_pmtu_bytes": "The path MTU the kernel knows (TCP_INFO)",
+    "netdiag_tcp_info_snd_cwnd_segments": "The congestion window after the handshake (TCP_INFO)",
+    "netdiag_tls_path_to_trust_anchor": "Whether the chain builds to a trust anchor (dates aside)",
+    "netdiag_tls_verdict_info": "The whole chain's verdict: its error kind, or ok",
+    "netdiag_tls_problem_info": "Each kind of problem found with the chain or the handshake",
+    "netdiag_dns_trace_disagreements": "Zone cuts whose servers disagreed",
+    "netdiag_dns_trace_servers": "Servers the trace asked, by what their answer meant",
     "netdiag_check_outcome": "The check's outcome: 1 for the one that holds, 0 for the others",
     "netdiag_check_error_info": "Why the check is not healthy: its error kind",
     "netdiag_check_attempts": "How many times the check ran (1 + the retries it needed)",
@@ -101,7 +116,7 @@ HELP = {
 """Every metric netdiag writes, with its help text: a name missing here is a KeyError."""
 
 
-class _Metrics(Collector):
+class Metrics(Collector):
     """Gauge families filled one sample at a time, in the order they are first used."""
 
     def __init__(self) -> None:
@@ -131,7 +146,7 @@ def _ratio(pct: float | None) -> float | None:
     return None if pct is None else pct / 100
 
 
-def _stats(m: _Metrics, name: str, labels: dict[str, str], s: Stats) -> None:
+def _stats(m: Metrics, name: str, labels: dict[str, str], s: Stats) -> None:
     for stat in ("min", "avg", "max", "mdev", "p50", "p95"):
         m.add(name, {**labels, "stat": stat}, _s(getattr(s, f"{stat}_ms")))
 
@@ -151,7 +166,7 @@ def _unixtime(iso: str) -> float | None:
         return None
 
 
-def _tcp(m: _Metrics, labels: dict[str, str], r: TcpReport) -> None:
+def _tcp(m: Metrics, labels: dict[str, str], r: TcpReport) -> None:
     if not r.results:
         return
     t = r.results[0]  # a check has one target
@@ -160,9 +175,20 @@ def _tcp(m: _Metrics, labels: dict[str, str], r: TcpReport) -> None:
     m.add("netdiag_tcp_connects_received", labels, t.stats.received)
     m.add("netdiag_tcp_connect_loss_ratio", labels, _ratio(t.stats.loss_pct))
     _stats(m, "netdiag_tcp_connect_seconds", labels, t.stats)
+    if t.probes:
+        m.add("probe_ip_protocol", labels, 6 if ":" in t.probes[-1].address else 4)
+    info = next((p.tcp_info for p in reversed(t.probes) if p.tcp_info is not None), None)
+    if info is not None:  # the kernel's view of the last connect that has one (Linux)
+        m.add("netdiag_tcp_info_rtt_seconds", labels, _s(info.rtt_ms))
+        m.add("netdiag_tcp_info_rttvar_seconds", labels, _s(info.rttvar_ms))
+        m.add("netdiag_tcp_info_rto_seconds", labels, _s(info.rto_ms))
+        m.add("netdiag_tcp_info_snd_mss_bytes", labels, info.snd_mss)
+        m.add("netdiag_tcp_info_advmss_bytes", labels, info.advmss)
+        m.add("netdiag_tcp_info_pmtu_bytes", labels, info.pmtu)
+        m.add("netdiag_tcp_info_snd_cwnd_segments", labels, info.snd_cwnd)
 
 
-def _http_phases(m: _Metrics, labels: dict[str, str], r: HttpReport) -> None:
+def _http_phases(m: Metrics, labels: dict[str, str], r: HttpReport) -> None:
     def total(attr: str) -> float:
         return sum(getattr(h.timing, attr) or 0.0 for h in r.hops)
 
@@ -179,7 +205,7 @@ def _http_phases(m: _Metrics, labels: dict[str, str], r: HttpReport) -> None:
         m.add("netdiag_http_phase_seconds", {**labels, "phase": phase}, _s(total(f"{phase}_ms")))
 
 
-def _http(m: _Metrics, labels: dict[str, str], r: HttpReport) -> None:
+def _http(m: Metrics, labels: dict[str, str], r: HttpReport) -> None:
     if not r.hops:
         return
     last = r.hops[-1]
@@ -201,7 +227,7 @@ def _http(m: _Metrics, labels: dict[str, str], r: HttpReport) -> None:
         m.add("netdiag_http_cert_trusted", labels, last.tls.trusted)
 
 
-def _tls(m: _Metrics, labels: dict[str, str], r: TlsReport) -> None:
+def _tls(m: Metrics, labels: dict[str, str], r: TlsReport) -> None:
     m.add("probe_dns_lookup_time_seconds", labels, _s(r.dns_ms))
     if r.earliest_expiry is not None:
         expiry = _unixtime(r.earliest_expiry.not_after)
@@ -213,12 +239,17 @@ def _tls(m: _Metrics, labels: dict[str, str], r: TlsReport) -> None:
         cert = {**labels, "position": str(c.position), "subject": c.subject}
         m.add("netdiag_tls_cert_days_left", cert, c.days_left)
     m.add("netdiag_tls_trusted", labels, r.trusted)
+    m.add("netdiag_tls_path_to_trust_anchor", labels, r.path_to_trust_anchor)
+    verdict = str(r.error.kind) if r.error is not None else "ok"
+    m.add("netdiag_tls_verdict_info", {**labels, "kind": verdict}, 1)
+    for kind in sorted({str(p.kind) for p in r.problems}):
+        m.add("netdiag_tls_problem_info", {**labels, "kind": kind}, 1)
     m.add("netdiag_tls_hostname_match", labels, r.hostname_match)
     m.add("netdiag_tls_connect_seconds", labels, _s(r.tcp_connect_ms))
     m.add("netdiag_tls_handshake_seconds", labels, _s(r.handshake_ms))
 
 
-def _dns_lookup(m: _Metrics, labels: dict[str, str], r: DnsLookupReport) -> None:
+def _dns_lookup(m: Metrics, labels: dict[str, str], r: DnsLookupReport) -> None:
     for q in r.results:
         ql = {**labels, "server": q.server, "qtype": q.type}
         m.add("probe_dns_query_succeeded", ql, q.ok)
@@ -233,15 +264,24 @@ def _dns_lookup(m: _Metrics, labels: dict[str, str], r: DnsLookupReport) -> None
         m.add("netdiag_dns_rejected_responses", ql, q.rejected_count)
 
 
-def _dns_trace(m: _Metrics, labels: dict[str, str], r: DnsTraceReport) -> None:
+def _dns_trace(m: Metrics, labels: dict[str, str], r: DnsTraceReport) -> None:
     ql = {**labels, "server": "", "qtype": r.type}
     m.add("probe_dns_query_succeeded", ql, r.ok)
     m.add("probe_dns_answer_rrs", ql, len(r.answer))
     m.add("netdiag_dns_trace_queries", labels, r.queries)
     m.add("netdiag_dns_trace_zone_cuts", labels, len(r.hops))
+    m.add(
+        "netdiag_dns_trace_disagreements", labels, sum(h.disagreement is not None for h in r.hops)
+    )
+    outcomes: dict[str, int] = {}
+    for hop in r.hops:
+        for server in hop.servers:
+            outcomes[server.outcome] = outcomes.get(server.outcome, 0) + 1
+    for name, n in sorted(outcomes.items()):
+        m.add("netdiag_dns_trace_servers", {**labels, "outcome": name}, n)
 
 
-def _ping(m: _Metrics, labels: dict[str, str], r: PingReport) -> None:
+def _ping(m: Metrics, labels: dict[str, str], r: PingReport) -> None:
     if not r.results:
         return
     h = r.results[0]  # a check has one target
@@ -256,7 +296,7 @@ def _ping(m: _Metrics, labels: dict[str, str], r: PingReport) -> None:
     _stats(m, "netdiag_ping_rtt_seconds", labels, h.stats)
 
 
-def _sockets(m: _Metrics, labels: dict[str, str], r: SocketsReport) -> None:
+def _sockets(m: Metrics, labels: dict[str, str], r: SocketsReport) -> None:
     m.add("netdiag_sockets_total", labels, r.total)
     for state, n in r.states.items():
         m.add("netdiag_sockets_state", {**labels, "state": state}, n)
@@ -264,7 +304,7 @@ def _sockets(m: _Metrics, labels: dict[str, str], r: SocketsReport) -> None:
     m.add("netdiag_sockets_tw_buckets_used_ratio", labels, _ratio(r.kernel.tw_buckets_used_pct))
 
 
-def _check(m: _Metrics, c: CheckResult) -> None:
+def _check(m: Metrics, c: CheckResult) -> None:
     labels = {"check": c.name, "type": c.type, "target": c.target or ""}
     state = outcome(c)
     for o in Outcome:
@@ -281,6 +321,12 @@ def _check(m: _Metrics, c: CheckResult) -> None:
     if r is None:
         return
     m.add("probe_duration_seconds", labels, _s(r.duration_ms))
+    report_metrics(m, labels, r)
+
+
+def report_metrics(m: Metrics, labels: dict[str, str], r: AnyReport) -> None:
+    """The figures of one command's report, each sample with ``labels`` (and its own): what
+    ``netdiag check`` writes per check and ``netdiag serve`` answers per probe."""
     if isinstance(r, TcpReport):
         _tcp(m, labels, r)
     elif isinstance(r, HttpReport):
@@ -297,8 +343,8 @@ def _check(m: _Metrics, c: CheckResult) -> None:
         _sockets(m, labels, r)
 
 
-def collect(report: CheckReport) -> _Metrics:
-    m = _Metrics()
+def collect(report: CheckReport) -> Metrics:
+    m = Metrics()
     for c in report.checks:
         _check(m, c)
     run = {"file": report.file}

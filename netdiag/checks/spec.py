@@ -337,12 +337,7 @@ def _one(index: int, table: dict[str, Any], defaults: dict[str, Any]) -> CheckSp
         raise _Bad(f"takes an integer from 0 to {MAX_RETRIES}, not {retries!r}", "retries")
     shown_target, target_value = _target(cmd, merged)
 
-    kwargs = dict(cmd.defaults)
-    by_name: dict[str | None, str] = {}
-    for key, param in cmd.keys.items():
-        by_name[param.name] = key
-        if key in merged:
-            kwargs[param.name] = _convert(key, param, merged[key])
+    kwargs, by_name = _options(cmd, merged)
     target_param = _TARGET_PARAM[type_]
     if target_param is not None:
         kwargs[target_param] = target_value
@@ -365,6 +360,18 @@ def _one(index: int, table: dict[str, Any], defaults: dict[str, Any]) -> CheckSp
         run=_guarded(call, _label(index, table)),
         options=kwargs,
     )
+
+
+def _options(cmd: _Command, merged: dict[str, Any]) -> tuple[dict[str, Any], dict[str | None, str]]:
+    """The command's parameters (its defaults, and what ``merged`` sets, converted) by the
+    command function's names; and each parameter's file key by that name."""
+    kwargs = dict(cmd.defaults)
+    by_name: dict[str | None, str] = {}
+    for key, param in cmd.keys.items():
+        by_name[param.name] = key
+        if key in merged:
+            kwargs[param.name] = _convert(key, param, merged[key])
+    return kwargs, by_name
 
 
 def _guarded(call: Callable[[], Any], label: str) -> Callable[[], AnyReport]:
@@ -502,6 +509,203 @@ def loads(text: str, *, only: Sequence[str] = ()) -> list[CheckSpec]:
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"not a TOML file: {exc}") from None
     return parse(doc, only=only)
+
+
+# netdiag serve's modules: [[module]] tables, written like [[check]] tables without a target.
+
+MODULE_TYPES = ("tcp", "dns", "tls", "http", "ping")
+"""The types a module may have: every check type that probes a target (not sockets)."""
+
+_NOT_IN_MODULES: dict[str, str] = {
+    "target": "each request names its target (/probe?target=...&module=NAME)",
+    "tags": "a module has no tags",
+    "retries": "a scrape is one attempt (Prometheus scrapes again)",
+    "file": "each request names its target (/probe?target=...&module=NAME)",  # ping -f FILE
+}
+
+# What each type's prepare is given for the target when a module is validated at start-up
+# (nothing is sent: prepare only parses it); an error it finds there is not the module's.
+_PLACEHOLDER: dict[str, str] = {
+    "tcp": "placeholder.invalid:1",
+    "tls": "placeholder.invalid:1",
+    "http": "http://placeholder.invalid/",
+    "dns": "placeholder.invalid",
+    "ping": "placeholder.invalid",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleSpec:
+    """One ``[[module]]`` of a modules file, validated: :meth:`bind` makes it a probe call
+    for one target."""
+
+    name: str
+    type: str
+    timeout_s: float
+    """The command's ``--timeout`` as the module sets it (else the command's default)."""
+    min_timeout_s: float
+    """The smallest ``--timeout`` the command takes."""
+    options: dict[str, Any] = field(compare=False)
+    """The command's parameters but the target, by the command function's names."""
+    types: tuple[str, ...] = ()
+    """dns: the record types (positional on the command line)."""
+    written: dict[str, Any] = field(default_factory=dict, compare=False)
+    """The module's keys as the file wrote them (``[defaults]`` included), name and type
+    aside."""
+
+    def bind(self, target: str, timeout_s: float | None = None) -> Callable[[], AnyReport]:
+        """The probe call for ``target`` (as the command line takes it: host[:port] for tcp,
+        tls and ping, a URL for http, the name to look up for dns), with ``timeout_s`` (else
+        the module's; at least the command's smallest). :class:`SpecError` with the
+        command's own message when ``target`` is wrong. Sends nothing."""
+        from netdiag.commands.options import error_param
+        from netdiag.commands.typercompat import UsageError
+
+        cmd = _command(self.type)
+        kwargs = dict(self.options)
+        param = _TARGET_PARAM[self.type]
+        assert param is not None
+        if self.type in ("tcp", "ping"):
+            kwargs[param] = [target]
+        elif self.type == "dns":
+            kwargs[param] = [target, *self.types]
+        else:
+            kwargs[param] = target
+        if timeout_s is not None:
+            kwargs["timeout"] = max(self.min_timeout_s, min(timeout_s, self.timeout_s))
+        try:
+            call = cmd.module.prepare(**kwargs)
+        except UsageError as exc:
+            at = error_param(exc)
+            where = "" if at in (param, None) else f"{at}: "
+            raise SpecError(f"{where}{exc.message}") from None  # type: ignore[attr-defined]
+        return _guarded(call, f"module {self.name!r}")
+
+
+def _module_label(index: int, table: dict[str, Any]) -> str:
+    name = table.get("name")
+    if isinstance(name, str) and name:
+        return f"module {name!r} (#{index})"
+    return f"module #{index}"
+
+
+def _module(table: dict[str, Any], defaults: dict[str, Any]) -> ModuleSpec:
+    """One ``[[module]]`` table, with ``[defaults]`` for what it does not set; :class:`_Bad`
+    for what is wrong."""
+    name = table.get("name")
+    if name is None:
+        raise _Bad("missing: every module has a unique name", "name")
+    if not isinstance(name, str) or not name.strip():
+        raise _Bad(f"takes a non-empty string, not {_toml_kind(name)}", "name")
+    if not all(c.isascii() and (c.isalnum() or c in "_-.") for c in name):
+        raise _Bad(f"{name!r}: letters, digits, '_', '-' and '.' only (it goes in a URL)", "name")
+    type_ = table.get("type")
+    if type_ is None:
+        raise _Bad(f"missing: one of {', '.join(MODULE_TYPES)}", "type")
+    if not isinstance(type_, str) or type_ not in MODULE_TYPES:
+        hint = _suggest(type_, MODULE_TYPES) if isinstance(type_, str) else ""
+        raise _Bad(f"{type_!r} is not one of {', '.join(MODULE_TYPES)}{hint}", "type")
+    cmd = _command(type_)
+    merged = {k: v for k, v in defaults.items() if k in cmd.keys}
+    merged.update(table)
+    for key in merged:
+        if key in _NOT_IN_MODULES and (key != "file" or type_ == "ping"):
+            raise _Bad(f"not in a module: {_NOT_IN_MODULES[key]}", key)
+    _check_keys(cmd, {k: v for k, v in table.items() if k != "target"})
+    types: tuple[str, ...] = ()
+    if type_ == "dns":
+        types = tuple(_string_list("types", merged.get("types", [])))
+    kwargs, by_name = _options(cmd, merged)
+    placeholder = "192.0.2.1" if kwargs.get("reverse") else _PLACEHOLDER[type_]
+    spec = ModuleSpec(
+        name=name,
+        type=type_,
+        timeout_s=float(kwargs["timeout"]),
+        min_timeout_s=float(cmd.keys["timeout"].type.min),
+        options=kwargs,
+        types=types,
+        written={k: v for k, v in merged.items() if k not in ("name", "type")},
+    )
+    _validate_options(cmd, kwargs, by_name, placeholder, types)
+    return spec
+
+
+def _validate_options(
+    cmd: _Command,
+    kwargs: dict[str, Any],
+    by_name: dict[str | None, str],
+    placeholder: str,
+    types: tuple[str, ...],
+) -> None:
+    """:class:`_Bad` naming the key when the command's ``prepare`` refuses the module's
+    options (with a stand-in target, whose own errors are not the module's)."""
+    from netdiag.commands.options import error_param
+    from netdiag.commands.typercompat import UsageError
+
+    param = _TARGET_PARAM[cmd.type]
+    assert param is not None
+    args = dict(kwargs)
+    if cmd.type in ("tcp", "ping"):
+        args[param] = [placeholder]
+    elif cmd.type == "dns":
+        args[param] = [placeholder, *types]
+    else:
+        args[param] = placeholder
+    try:
+        cmd.module.prepare(**args)
+    except UsageError as exc:
+        at = error_param(exc)
+        if at == param and cmd.type != "dns":
+            return
+        key = by_name.get(at) or ("types" if cmd.type == "dns" and at == param else None)
+        raise _Bad(exc.message, key) from None  # type: ignore[attr-defined]
+
+
+def parse_modules(doc: dict[str, Any]) -> list[ModuleSpec]:
+    """The modules of a parsed modules file (see :func:`load_modules`)."""
+    for key in doc:
+        if key not in ("defaults", "module"):
+            raise SpecError(
+                f"{key}: unknown top-level key{_suggest(key, ('module', 'defaults'))} "
+                "(a modules file has [defaults] and [[module]] tables)"
+            )
+    defaults = _defaults(doc)
+    if "retries" in defaults:
+        raise SpecError(f"[defaults] retries: not in a module: {_NOT_IN_MODULES['retries']}")
+    tables = doc.get("module")
+    if not isinstance(tables, list) or not tables:
+        raise SpecError("no modules: add [[module]] tables")
+    modules: list[ModuleSpec] = []
+    seen: dict[str, int] = {}
+    for index, table in enumerate(tables, start=1):
+        if not isinstance(table, dict):
+            raise SpecError(f"module #{index}: takes a table, not {_toml_kind(table)}")
+        label = _module_label(index, table)
+        try:
+            module = _module(table, defaults)
+        except _Bad as bad:
+            where = f" {bad.key}:" if bad.key else ""
+            if bad.key is not None and bad.key in defaults and bad.key not in table:
+                where = f" {bad.key} (from [defaults]):"
+            raise SpecError(f"{label}:{where} {bad.message}") from None
+        if module.name in seen:
+            raise SpecError(f"{label}: name: duplicate name (module #{seen[module.name]} has it)")
+        seen[module.name] = index
+        modules.append(module)
+    return modules
+
+
+def prepare_module(table: dict[str, Any]) -> ModuleSpec:
+    """One ``[[module]]`` table (name, type and the command's options, as in a check file
+    but without a target) validated by the same code as the check file; :class:`SpecError`
+    naming the module and the key. Sends nothing."""
+    return parse_modules({"module": [table]})[0]
+
+
+def load_modules(path: str) -> list[ModuleSpec]:
+    """The modules of ``path`` (``netdiag serve --config``); :class:`SpecError` when the file
+    is unreadable, not TOML, or any module is invalid. Sends nothing."""
+    return parse_modules(_read(path))
 
 
 def example() -> str:
