@@ -13,6 +13,15 @@ import struct
 import sys
 from typing import NamedTuple
 
+from netdiag.net.netlink import (
+    NETLINK_SOCK_DIAG,
+    NLM_F_DUMP,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+)
+from netdiag.net.netlink import NLMSGHDR as _NLMSGHDR
+
 STATES = {
     1: "ESTABLISHED",
     2: "SYN_SENT",
@@ -30,13 +39,7 @@ STATES = {
 STATE_IDS = {name: number for number, name in STATES.items()}
 TIME_WAIT = 6
 
-NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
-NLM_F_REQUEST = 0x1
-NLM_F_DUMP = 0x300
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-_NLMSGHDR = struct.Struct("=IHHII")
 _REQ = struct.Struct("=BBBBI48s")  # inet_diag_req_v2: family, protocol, ext, pad, states, id
 # inet_diag_msg: family, state, timer, retrans, then inet_diag_sockid: sport, dport (network
 # order), src[16], dst[16], ...
