@@ -142,6 +142,7 @@ def _register() -> None:
         dns,
         http,
         lab,
+        neigh,
         ping,
         schema,
         serve,
@@ -150,7 +151,7 @@ def _register() -> None:
         tls,
     )
 
-    for module in (ping, dns, tcp, tls, http, sockets, check, serve):
+    for module in (ping, dns, tcp, tls, http, sockets, neigh, check, serve):
         module.register(app)
     demo.register(app, run)  # the demo runs the other commands through the CLI itself
     for module in (lab, schema):

@@ -118,6 +118,18 @@ class ErrorKind(StrEnum):
     """A warning: -H Host names another host than an https URL; the TLS name (SNI) and the
     certificate check follow the URL, not the header (as in curl)."""
 
+    # -- the neighbour table (ARP, neighbour discovery) ----------------------------------------
+    NEIGHBOUR_FAILED = "neighbour_failed"
+    """The address's neighbour entry is FAILED: ARP (or neighbour discovery) got no answer on
+    the link, so nothing can be sent to it (the classic gateway that does not resolve)."""
+    NEIGHBOUR_INCOMPLETE = "neighbour_incomplete"
+    """The address's neighbour entry is INCOMPLETE: resolution is under way and nothing has
+    answered yet; it turns FAILED when the kernel gives up (about 3 s by default)."""
+    NEIGHBOUR_ABSENT = "neighbour_absent"
+    """A warning: the address has no neighbour entry (nothing was sent to it lately, or it is
+    not on a directly connected link); reading the table cannot tell whether it would
+    resolve."""
+
     @property
     def exit_status(self) -> ExitStatus:
         """The exit status a report failing with this kind gives."""

@@ -23,6 +23,7 @@ REPORTS: dict[str, tuple[str, ...]] = {
     "tls": ("netdiag.results.tls:TlsReport",),
     "http": ("netdiag.results.http:HttpReport",),
     "sockets": ("netdiag.results.sockets:SocketsReport",),
+    "neigh": ("netdiag.results.neigh:NeighReport",),
     "lab": ("netdiag.results.lab:LabReport",),
     "check": ("netdiag.results.check:CheckReport",),
 }

@@ -45,6 +45,22 @@ def _ping_step() -> Step:
     )
 
 
+def _neigh_step() -> Step:
+    import sys
+
+    linux = sys.platform.startswith("linux")
+    return Step(
+        "ARP: this host's neighbour table",
+        "Before a packet leaves on a link, the IP address of the next hop is resolved into "
+        "its MAC address (ARP for IPv4, neighbour discovery for IPv6) and cached here; the "
+        "kernel keeps checking that each neighbour still answers. The lab lives on loopback, "
+        "which needs no resolution: this is the machine's own table, read, not changed."
+        + ("" if linux else " It is read over netlink, which only Linux has."),
+        ["neigh"],
+        0 if linux else 3,
+    )
+
+
 def steps(
     endpoints: dict[str, str],
     names: dict[str, str] | None = None,
@@ -94,6 +110,7 @@ def steps(
             0,
         )
     )
+    out.append(_neigh_step())
     if "dns_root" in endpoints:
         root, port = endpoints["dns_root"].rsplit(":", 1)
         example = endpoints["dns_example"].rsplit(":", 1)[0]
