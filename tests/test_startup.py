@@ -161,3 +161,10 @@ def test_one_subcommand_built_as_in_the_whole_app(
 def test_whole_app_where_a_subcommand_is_not_named() -> None:
     for args in (["--help"], ["-V"], ["tcpp"], ["--help", "tcp"], []):
         assert cli._app_for(args) is cli.app
+
+
+def test_serve_help_imports_no_exporter_library() -> None:
+    """netdiag serve imports h11, prometheus_client, PyYAML and bcrypt only when it serves."""
+    status, modules = loaded("serve", "--help")
+    assert status == 0
+    assert not packages(modules) & (HEAVY | {"prometheus_client", "yaml", "bcrypt", "asyncio"})

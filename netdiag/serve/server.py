@@ -352,7 +352,10 @@ class Exporter:
             try:
                 if remaining <= 0:
                     raise TimeoutError
-                data = await asyncio.wait_for(reader.read(READ_CHUNK), remaining)
+                # Never more than the bound past what is buffered: a request larger than
+                # the bound is then still incomplete when it passes it, and h11 refuses it.
+                room = self.config.max_request_bytes + 1 - len(conn.trailing_data[0])
+                data = await asyncio.wait_for(reader.read(max(1, min(READ_CHUNK, room))), remaining)
             except TimeoutError:
                 if deadline is not None:
                     raise _Slow from None
