@@ -144,6 +144,7 @@ def _register() -> None:
         lab,
         neigh,
         ping,
+        route,
         schema,
         serve,
         sockets,
@@ -151,7 +152,7 @@ def _register() -> None:
         tls,
     )
 
-    for module in (ping, dns, tcp, tls, http, sockets, neigh, check, serve):
+    for module in (ping, dns, tcp, tls, http, sockets, neigh, route, check, serve):
         module.register(app)
     demo.register(app, run)  # the demo runs the other commands through the CLI itself
     for module in (lab, schema):

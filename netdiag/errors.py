@@ -43,6 +43,10 @@ class ErrorKind(StrEnum):
     """A local firewall rule rejected the packet."""
     TTL_EXCEEDED = "ttl_exceeded"
     """ICMP time exceeded: the packet's TTL ran out on the way."""
+    PATH_STOPS = "path_stops"
+    """A trace (route) never reached the destination and nothing said why: the path stops
+    answering after the hop the message names (a router or firewall that drops the probes,
+    or the time exceeded replies, beyond it)."""
     ERROR = "error"
     """Any other failure, described in the message."""
 
@@ -67,7 +71,8 @@ class ErrorKind(StrEnum):
     LAME = "lame"
     """A name server answered without authority for a zone delegated to it."""
     LOOP = "loop"
-    """A delegation or CNAME loop."""
+    """A delegation or CNAME loop (dns), or a routing loop (route: the same routers answer
+    again and again at higher TTLs)."""
     LIMIT = "limit"
     """A bound of the trace was reached (queries, zone cuts, CNAMEs, nesting)."""
     BAD_RESPONSE = "bad_response"

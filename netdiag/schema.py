@@ -24,6 +24,7 @@ REPORTS: dict[str, tuple[str, ...]] = {
     "http": ("netdiag.results.http:HttpReport",),
     "sockets": ("netdiag.results.sockets:SocketsReport",),
     "neigh": ("netdiag.results.neigh:NeighReport",),
+    "route": ("netdiag.results.route:RouteReport",),
     "lab": ("netdiag.results.lab:LabReport",),
     "check": ("netdiag.results.check:CheckReport",),
 }

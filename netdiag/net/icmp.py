@@ -167,6 +167,12 @@ class Received:
     error_text: str | None = None
     destination: str | None = None
     """For errors: where the quoted original datagram was going."""
+    icmp_type: int | None = None
+    """For errors: the ICMP type and code (None for a local error on the error queue)."""
+    icmp_code: int | None = None
+    info: int = 0
+    """For errors: the kernel's ``ee_info`` (the next-hop MTU of "fragmentation needed" /
+    "packet too big", or of a local EMSGSIZE)."""
 
 
 def _cmsgs(ancdata: list[tuple[int, int, bytes]]) -> tuple[int | None, int | None]:
@@ -256,16 +262,48 @@ def _parse(
             rx,
             error_text=_describe_error(v, icmp_type, code),
             destination=dest,
+            icmp_type=icmp_type,
+            icmp_code=code,
+            info=struct.unpack("!I", data[4:8])[0],
         )
     return None
 
 
-def _receive_errors(s: IcmpSocket) -> list[Received]:
-    """ICMP errors the kernel queued for a datagram socket (IP_RECVERR)."""
-    out: list[Received] = []
-    while True:
+ORIGIN_LOCAL = 1
+ORIGIN_ICMP = 2
+ORIGIN_ICMP6 = 3
+
+
+@dataclass
+class QueuedError:
+    """One entry of a socket's error queue (``IP_RECVERR``/``IPV6_RECVERR``): struct
+    sock_extended_err, the offender's address, and what the kernel hands back of the
+    datagram that caused it (from its transport payload on: the echo request of an ICMP
+    socket, the payload of a UDP one, the TCP header of a TCP one)."""
+
+    errno: int
+    origin: int
+    """``ORIGIN_LOCAL`` (this host refused to send: EMSGSIZE...), ``ORIGIN_ICMP(6)``."""
+    icmp_type: int
+    icmp_code: int
+    info: int
+    """The next-hop MTU for "fragmentation needed", "packet too big" and a local EMSGSIZE."""
+    offender: str | None
+    """Who sent the ICMP error (a router, or the destination)."""
+    destination: tuple[str, int] | None
+    """Where the datagram was going: address and port (the ``msg_name`` of the error)."""
+    data: bytes
+    rx_ns: int | None
+    """Kernel receive time of the ICMP error, realtime nanoseconds (``SO_TIMESTAMPNS``)."""
+
+
+def error_queue(sock: socket.socket, limit: int = 4096) -> list[QueuedError]:
+    """Everything waiting on ``sock``'s error queue (at most ``limit`` entries); never
+    blocks."""
+    out: list[QueuedError] = []
+    while len(out) < limit:
         try:
-            data, anc, _flags, addr = s.sock.recvmsg(65535, 512, MSG_ERRQUEUE)
+            data, anc, _flags, addr = sock.recvmsg(65535, 512, MSG_ERRQUEUE)
         except (BlockingIOError, InterruptedError, OSError):
             return out
         _ttl, rx = _cmsgs(anc)
@@ -273,36 +311,51 @@ def _receive_errors(s: IcmpSocket) -> list[Received]:
             if (level, ctype) not in (
                 (socket.IPPROTO_IP, IP_RECVERR),
                 (socket.IPPROTO_IPV6, IPV6_RECVERR),
-            ):
+            ) or len(cdata) < 16:
                 continue
             # struct sock_extended_err: errno, origin, type, code, pad, info, data; then the
             # offender's sockaddr.
-            ee_errno, origin, etype, ecode = struct.unpack("IBBB", cdata[:7])
-            offender = addr[0] if addr else "?"
+            ee_errno, origin, etype, ecode, _pad, info = struct.unpack("IBBBBI", cdata[:12])
+            offender = None
             if len(cdata) >= 16 + 8:
                 fam = struct.unpack("H", cdata[16:18])[0]
                 if fam == socket.AF_INET:
                     offender = socket.inet_ntop(socket.AF_INET, cdata[20:24])
                 elif fam == socket.AF_INET6 and len(cdata) >= 16 + 24:
                     offender = socket.inet_ntop(socket.AF_INET6, cdata[24:40])
-            if len(data) < 8:
-                continue
-            _t, _c, _k, ident, seq = struct.unpack("!BBHHH", data[:8])
-            text = (
-                _describe_error(s.version, etype, ecode)
-                if origin in (2, 3)
-                else os.strerror(ee_errno)
+            dest = (str(addr[0]), int(addr[1])) if addr else None
+            out.append(QueuedError(ee_errno, origin, etype, ecode, info, offender, dest, data, rx))
+    return out
+
+
+def _receive_errors(s: IcmpSocket) -> list[Received]:
+    """ICMP errors the kernel queued for a datagram socket (IP_RECVERR)."""
+    out: list[Received] = []
+    for e in error_queue(s.sock):
+        if len(e.data) < 8:
+            continue
+        _t, _c, _k, ident, seq = struct.unpack("!BBHHH", e.data[:8])
+        icmp_origin = e.origin in (ORIGIN_ICMP, ORIGIN_ICMP6)
+        text = (
+            _describe_error(s.version, e.icmp_type, e.icmp_code)
+            if icmp_origin
+            else os.strerror(e.errno)
+        )
+        dest = e.destination[0] if e.destination else None
+        out.append(
+            Received(
+                "error",
+                e.offender or dest or "?",
+                ident,
+                seq,
+                len(e.data),
+                None,
+                e.rx_ns,
+                error_text=text,
+                destination=dest,
+                icmp_type=e.icmp_type if icmp_origin else None,
+                icmp_code=e.icmp_code if icmp_origin else None,
+                info=e.info,
             )
-            out.append(
-                Received(
-                    "error",
-                    offender,
-                    ident,
-                    seq,
-                    len(data),
-                    None,
-                    rx,
-                    error_text=text,
-                    destination=addr[0] if addr else None,
-                )
-            )
+        )
+    return out
