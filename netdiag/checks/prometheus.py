@@ -8,9 +8,11 @@ sockets). Where blackbox_exporter has a metric that means the same thing, its na
 ``probe_dns_*``, ``probe_icmp_duration_seconds``), so dashboards and alerts written for it
 work; netdiag's own figures are under ``netdiag_``. All are gauges, in base units (seconds,
 ratios 0-1, unix timestamps). A figure that was not measured is absent, never 0 or NaN. A
-check that never started has only ``netdiag_check_outcome``. Label values are written with
-their control characters escaped (``\x1b``), as netdiag writes them on a terminal: a
-certificate subject comes from the peer, and ``cat`` of the file must be safe.
+check that never started has only ``netdiag_check_outcome``. :func:`report_metrics` (one
+report's figures) is shared with ``netdiag serve``, whose per-probe answers carry no
+``check``/``target`` labels (Prometheus adds ``instance`` by relabeling). Label values are
+written with their control characters escaped (``\x1b``), as netdiag writes them on a
+terminal: a certificate subject comes from the peer, and ``cat`` of the file must be safe.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from netdiag.stats import Stats
 
 HELP = {
     # blackbox_exporter's names, with its meaning
-    "probe_success": "Whether the check was healthy (1) or not (0), on its last attempt",
-    "probe_duration_seconds": "How long the check's last attempt took",
+    "probe_success": "Whether the probe was healthy (1) or not (0) (a check: its last attempt)",
+    "probe_duration_seconds": "How long the probe took (a check: its last attempt)",
     "probe_dns_lookup_time_seconds": "How long resolving the target's name took",
     "probe_http_status_code": "The final response's HTTP status code (0: no response)",
     "probe_http_version": "The final response's HTTP version (1.1, 2)",

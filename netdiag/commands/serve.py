@@ -183,6 +183,11 @@ def run(settings: ServeConfig) -> int:
         )
         names = ", ".join(settings.modules)
         log(f"listening on {shown} (modules: {names})")
+        if settings.allow is None and not _loopback(settings.host):
+            log(
+                "warning: not on loopback and without --allow-target: anyone who reaches this "
+                "port can make it probe any host"
+            )
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -207,6 +212,15 @@ def run(settings: ServeConfig) -> int:
         return EXIT_SIGTERM
     log("stopped (SIGINT)")
     return EXIT_SIGINT
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
 
 
 def register(app: typer.Typer) -> None:
