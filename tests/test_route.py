@@ -442,3 +442,55 @@ def test_bad_input_exit_2(cli, args):
     r = cli("route", *args)
     assert r.code == 2 and r.out == ""
     assert len(r.err.strip().splitlines()) == 1, r.err
+
+
+def _report():
+    from netdiag.probes.route import hop_stats
+    from netdiag.results import ProbeError
+    from netdiag.results.route import HopAddress, MtuStep, PathMtu, RouteHop, RouteProbe
+    from netdiag.results.route import RouteReport as Report
+
+    def hop(ttl, address, name, rtts, status="hop", reply="time exceeded"):
+        probes = tuple(
+            RouteProbe(r, ttl, status if rtt else "timeout", address if rtt else None, rtt,
+                       reply if rtt else None, None, None)
+            for r, rtt in enumerate(rtts, 1)
+        )  # fmt: skip
+        addresses = (HopAddress(address, name, sum(1 for x in rtts if x)),) if address else ()
+        return RouteHop(ttl, addresses, status == "destination", None, hop_stats(probes), probes)
+
+    hops = (
+        hop(1, "fd00:77:1::2", "gateway.a-rather-long-name.example.test", [0.051, 1234.567]),
+        hop(2, None, None, [None, None]),
+        hop(3, "10.77.3.2", None, [12.5, None], "destination", "echo reply"),
+    )
+    pmtu = PathMtu("udp", 1500, 1300, True, 3, (MtuStep(1, "fd00:77:1::2", 1500, 1300),),
+                   1300, 3, None)  # fmt: skip
+    return Report(
+        command="route", ok=False, error=ProbeError("threshold", "50% loss at the destination"),
+        interrupted=False, started_at="2026-01-01T00:00:00Z", duration_ms=2345.6,
+        target="server.test", address="10.77.3.2", version=4, method="icmp", port=None,
+        socket="icmp-raw", dns_ms=1.5, count=2, interval_s=1.0, timeout_s=2.0, max_hops=30,
+        reached=True, destination_hop=3, hops=hops, round_ms=(12.6, 13.1), pmtu=pmtu,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_view_never_cuts_a_value(width):
+    import io
+    import re
+
+    from rich.console import Console
+
+    from netdiag.views import route as view
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, force_terminal=True, color_system="truecolor")
+    for item in view.summary(_report(), terminal=True):
+        console.print(item)
+    out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buf.getvalue())
+    assert "…" not in out
+    assert all(len(line.rstrip()) <= width for line in out.splitlines()), out
+    for value in ("gateway.a-rather-long-name.example.test", "fd00:77:1::2", "1234.567",
+                  "10.77.3.2", "50", "path MTU 1300", "1500 -> 1300 after hop 1"):  # fmt: skip
+        assert value in out, (value, out)

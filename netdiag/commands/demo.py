@@ -61,6 +61,18 @@ def _neigh_step() -> Step:
     )
 
 
+def _route_step() -> Step:
+    return Step(
+        "Routing: the path hop by hop",
+        "Each probe leaves with a TTL one higher than the last; the router where it runs out "
+        "answers 'time exceeded', the destination answers the probe itself. The lab is on "
+        "loopback, so the path is one hop: the first UDP probe reaches it, and its 'port "
+        "unreachable' ends the trace (udp needs no privilege: IP_RECVERR, as tracepath).",
+        ["route", "127.0.0.1", "-n", "--method", "udp", "-c", "2", "-i", "0.2"],
+        0,
+    )
+
+
 def steps(
     endpoints: dict[str, str],
     names: dict[str, str] | None = None,
@@ -68,7 +80,7 @@ def steps(
     urls: dict[str, str] | None = None,
 ) -> list[Step]:
     """The demo's steps for the lab's endpoints (each later subcommand adds its own)."""
-    out = [_ping_step()]
+    out = [_ping_step(), _route_step()]
     out += [
         Step(
             "TCP: a three-way handshake, timed",

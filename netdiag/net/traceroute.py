@@ -18,9 +18,8 @@ Three methods, each with the least privilege the kernel allows:
   privilege, and passes firewalls that drop ICMP and UDP. The connection is reset at once.
 
 A socket with IP_RECVERR also keeps the last ICMP error as a pending socket error, which the
-next ``sendto`` would return instead of sending: every send clears it first (SO_ERROR) and is
-retried when a pending error still got in the way. Receive times come from the kernel
-(``SO_TIMESTAMPNS``).
+next ``sendto`` returns instead of sending (and so clears): such a send is made again.
+Receive times come from the kernel (``SO_TIMESTAMPNS``).
 """
 
 from __future__ import annotations
@@ -141,18 +140,19 @@ def _classify(
     return "unreachable", f"ICMP type {icmp_type} code {code}"
 
 
-def _send_clearing(sock: socket.socket, data: bytes, address: tuple[str, int]) -> None:
-    """``sendto`` that first clears the error an earlier probe's ICMP error left pending
-    (which the send would otherwise return instead of sending), and retries when another
-    one got in between; an error that persists is this send's own."""
+def _send_clearing(sock: socket.socket, data: bytes, address: tuple[str, int]) -> int:
+    """``sendto``, again when it returned the error an earlier probe's ICMP error left pending
+    on the socket (returned instead of sending, and cleared by being returned); an error that
+    persists is this send's own. Returns the realtime ns just before the send that went."""
     for attempt in range(3):
-        sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         try:
+            sent = time.time_ns()  # as close to the system call as Python gets
             sock.sendto(data, address)
-            return
+            return sent
         except OSError as exc:
             if exc.errno not in _PENDING_ERRORS or attempt == 2:
                 raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _set_ttl(sock: socket.socket, version: int, ttl: int) -> None:
@@ -202,8 +202,7 @@ class IcmpProber:
         packet = icmp.echo_request(self.version, self.ident, seq, self.payload)
         _set_ttl(self.s.sock, self.version, ttl)
         self.keys[seq] = key
-        sent = time.time_ns()
-        _send_clearing(self.s.sock, packet, (self.address, 0))
+        sent = _send_clearing(self.s.sock, packet, (self.address, 0))
         if self.s.mode == "dgram":  # the kernel chose the identifier: the socket's port
             self.ident = self.s.sock.getsockname()[1]
         return sent
@@ -305,9 +304,7 @@ class UdpProber:
     def send(self, key: int, ttl: int, size: int | None = None) -> int:
         length = PAYLOAD if size is None else max(0, size - HEADER[self.version] - 8)
         _set_ttl(self.sock, self.version, ttl)
-        sent = time.time_ns()
-        _send_clearing(self.sock, b"\x40" * length, (self.address, self.port(key)))
-        return sent
+        return _send_clearing(self.sock, b"\x40" * length, (self.address, self.port(key)))
 
     def poll(self, timeout: float | None) -> list[Answer]:
         if not self.sel.select(timeout):
@@ -368,6 +365,9 @@ class TcpProber:
             # hold open; and one SYN retransmission at most.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.setsockopt(socket.IPPROTO_TCP, TCP_SYNCNT, 1)
+            # The local port is taken now, not by connect(): less between the time stamp and
+            # the SYN leaving.
+            sock.bind(("0.0.0.0" if self.version == 4 else "::", 0))
             sent = time.time_ns()
             rc = sock.connect_ex((self.address, self.port))
         except OSError:

@@ -151,7 +151,7 @@ def pmtu_lines(pmtu: PathMtu) -> list[Text]:
     if pmtu.mtu is not None:
         where = "the destination" if pmtu.reached else f"hop {pmtu.last_hop}"
         line = Text(f"path MTU {pmtu.mtu}", style="bold")
-        line.append(f" (to {where}; this host's route: {pmtu.first_mtu})")
+        line.append(f" (to {where}; the interface's: {pmtu.first_mtu})")
     else:
         line = Text("path MTU unknown", style=f"bold {BAD_STYLE}")
     out = [line]
