@@ -74,7 +74,8 @@ class ErrorKind(StrEnum):
     """A delegation or CNAME loop (dns), or a routing loop (route: the same routers answer
     again and again at higher TTLs)."""
     LIMIT = "limit"
-    """A bound of the trace was reached (queries, zone cuts, CNAMEs, nesting)."""
+    """A bound was reached: a dns trace's (queries, zone cuts, CNAMEs, nesting), route's
+    --max-hops before the destination, or neigh's --max-entries (a warning)."""
     BAD_RESPONSE = "bad_response"
     """The peer answered, but not validly: garbage, a wrong ID or question, broken HTTP."""
 

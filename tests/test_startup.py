@@ -136,7 +136,21 @@ def capture(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, s
     return int(status), out.out, out.err
 
 
-COMMANDS = ["tcp", "dns", "tls", "http", "ping", "sockets", "check", "demo", "lab", "schema"]
+COMMANDS = [
+    "tcp",
+    "dns",
+    "tls",
+    "http",
+    "ping",
+    "sockets",
+    "route",
+    "neigh",
+    "check",
+    "serve",
+    "demo",
+    "lab",
+    "schema",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
