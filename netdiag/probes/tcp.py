@@ -177,7 +177,7 @@ class _Run:
         self,
         pending_resolutions: int,
         results: queue.SimpleQueue[tuple[int, Resolution]],
-        wake: socket.socket,
+        wake: socket.socket | None,
     ) -> None:
         while True:
             done: list[tuple[_Job, TcpProbe]] = []
@@ -198,7 +198,7 @@ class _Run:
             events = self.sel.select(timeout)
             t = now_ns()
             for key, _mask in events:
-                if key.fileobj is wake:
+                if wake is not None and key.fileobj is wake:
                     wake.recv(4096)
                     while not results.empty():
                         index, res = results.get()
@@ -299,9 +299,10 @@ def probe_tcp(
     start = now_ns()
     run = _Run(targets, opts, on_probe, on_resolved)
     results: queue.SimpleQueue[tuple[int, Resolution]] = queue.SimpleQueue()
-    wake_r, wake_w = socket.socketpair()
-    wake_r.setblocking(False)
-    run.sel.register(wake_r, selectors.EVENT_READ)
+    # Names are resolved on threads that wake the loop through a socket pair; targets that
+    # are all addresses (netdiag serve's usual case) need neither.
+    wake_r: socket.socket | None = None
+    wake_w: socket.socket | None = None
     pool: ThreadPoolExecutor | None = None
     cancel = threading.Event()
     interrupted = False
@@ -314,6 +315,10 @@ def probe_tcp(
             else:
                 named.append(i)
         if named:
+            wake_r, wake_w = socket.socketpair()
+            wake_r.setblocking(False)
+            run.sel.register(wake_r, selectors.EVENT_READ)
+            wake = wake_w
             pool = ThreadPoolExecutor(max_workers=min(32, len(named)), thread_name_prefix="resolve")
 
             def lookup(i: int) -> None:
@@ -324,7 +329,7 @@ def probe_tcp(
                 )
                 results.put((i, res))
                 with contextlib.suppress(OSError):  # closed: the run was interrupted
-                    wake_w.send(b"x")
+                    wake.send(b"x")
 
             for i in named:
                 pool.submit(lookup, i)
@@ -336,8 +341,9 @@ def probe_tcp(
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
-        wake_r.close()
-        wake_w.close()
+        if wake_r is not None and wake_w is not None:
+            wake_r.close()
+            wake_w.close()
         if not interrupted:
             run.sel.close()
     per_target = tuple(
