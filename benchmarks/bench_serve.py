@@ -194,10 +194,23 @@ def _tail(path: str, n: int = 2000) -> str:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (and its reaped children), from /proc."""
+    """User + system CPU time of a process, its reaped children and its live children
+    (netdiag serve's worker processes), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    for child in _children(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += sum(int(f) for f in fields[11:13])  # utime stime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    pids: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            pids += [int(p) for p in (task / "children").read_text().split()]
+    return pids
 
 
 # -- the load ---------------------------------------------------------------------------------
@@ -442,6 +455,9 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=300, help="probes one at a time (0: none)")
     parser.add_argument("--blackbox", help="blackbox_exporter's binary (default: on PATH)")
     parser.add_argument("--only", choices=("netdiag", "blackbox"), help="one exporter only")
+    parser.add_argument(
+        "--workers", type=int, help="netdiag serve --workers (default: netdiag's default)"
+    )
     parser.add_argument("--keep-going", action="store_true", help="(internal) ignore failures")
     args = parser.parse_args()
     kinds = [k for k in args.modules.split(",") if k]
@@ -492,6 +508,7 @@ def main() -> int:
                         str(nd_cfg),
                         "--max-concurrent",
                         str(max(100, 2 * args.concurrency)),
+                        *(["--workers", str(args.workers)] if args.workers else []),
                     ]
                 pid = stack.enter_context(exporter(who, argv, port, tmp))
                 exporters.append(Exporter(who, pid, port, targets(lab, who)))

@@ -38,8 +38,13 @@ At most --max-concurrent probes run at once (503 beyond). A request must arrive 
 takes exporter-toolkit's web-config.yml (tls_server_config cert_file/key_file,
 basic_auth_users with bcrypt hashes; needs the netdiag[serve-auth] extra).
 
-Exit status: 0 never (it serves until stopped); 2 bad usage, a bad --config or --web-config;
-3 the address cannot be bound; 130 stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM."""
+--workers N runs N worker processes on the same address (SO_REUSEPORT; default: the CPUs it
+may use, at most 8); --max-concurrent bounds them all together, and /metrics and / tell the
+whole exporter's, whichever worker answers.
+
+Exit status: 0 never (it serves until stopped); 1 a worker process died on its own (the
+others are stopped); 2 bad usage, a bad --config or --web-config; 3 the address cannot be
+bound; 130 stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM."""
 
 EXIT_BIND = 3
 EXIT_SIGINT = 130
@@ -86,6 +91,18 @@ def command(
             help="TLS and basic auth for the listener (exporter-toolkit's web-config.yml).",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            metavar="N",
+            help="Worker processes sharing the address (default: the CPUs it may use, at "
+            "most 8; 1: a single process).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     settings = prepare(
         listen=listen,
@@ -94,7 +111,11 @@ def command(
         max_concurrent=max_concurrent,
         web_config=web_config,
     )
-    raise typer.Exit(run(settings))
+    if workers is None:
+        from netdiag.serve.workers import default_workers
+
+        workers = default_workers()
+    raise typer.Exit(run(settings, workers))
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -166,28 +187,42 @@ def prepare(
     )
 
 
-def run(settings: ServeConfig) -> int:
-    """Serve until SIGINT or SIGTERM; the exit status."""
+def run(settings: ServeConfig, workers: int = 1) -> int:
+    """Serve until SIGINT or SIGTERM (with ``workers`` processes); the exit status."""
     import asyncio
     import signal
 
     from netdiag.output import error_line
-    from netdiag.serve.server import Exporter, log, serve
+    from netdiag.serve.server import log, serve
 
-    exporter = Exporter(settings)
+    web = settings.web
+    scheme = "https" if web is not None and web.cert_file is not None else "http"
     got: list[int] = []
 
     def listening(addresses: list[tuple[str, int]]) -> None:
-        shown = ", ".join(
-            f"{exporter.scheme}://{f'[{h}]' if ':' in h else h}:{p}/" for h, p in addresses
-        )
+        shown = ", ".join(f"{scheme}://{f'[{h}]' if ':' in h else h}:{p}/" for h, p in addresses)
         names = ", ".join(settings.modules)
-        log(f"listening on {shown} (modules: {names})")
+        procs = f"; {workers} worker processes" if workers > 1 else ""
+        log(f"listening on {shown} (modules: {names}{procs})")
         if settings.allow is None and not _loopback(settings.host):
             log(
                 "warning: not on loopback and without --allow-target: anyone who reaches this "
                 "port can make it probe any host"
             )
+
+    if workers > 1:
+        from netdiag.serve.workers import supervise
+
+        try:
+            return supervise(settings, workers, listening)
+        except OSError as exc:
+            where = f"{settings.host or '*'}:{settings.port}"
+            error_line("serve", f"cannot listen on {where}: {exc.strerror or exc}")
+            return EXIT_BIND
+
+    from netdiag.serve.server import Exporter
+
+    exporter = Exporter(settings)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -29,10 +29,12 @@ def index_page(modules: Mapping[str, ModuleSpec], recent: Sequence[RecentProbe])
     for p in reversed(recent):
         link = "/probe?" + urlencode({"target": p.target, "module": p.module, "debug": "true"})
         result = "success" if p.ok else f"failure ({p.kind})"
+        debug = "" if p.cut else f'<a href="{escape(link)}">debug</a>'
+        target = p.target + ("…" if p.cut else "")
         probes.append(
-            f"<tr><td>{escape(p.at)}</td><td>{escape(p.module)}</td><td>{escape(p.target)}</td>"
+            f"<tr><td>{escape(p.at)}</td><td>{escape(p.module)}</td><td>{escape(target)}</td>"
             f"<td>{escape(result)}</td><td>{p.duration_s * 1000:.1f} ms</td>"
-            f'<td><a href="{escape(link)}">debug</a></td></tr>'
+            f"<td>{debug}</td></tr>"
         )
     no_probes = '<tr><td colspan="6">none yet</td></tr>'
     return f"""<!DOCTYPE html>

@@ -26,16 +26,17 @@ import asyncio
 import contextlib
 import queue
 import re
+import socket
 import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import h11
@@ -58,6 +59,7 @@ from netdiag.targets import TargetError
 
 if TYPE_CHECKING:
     from netdiag.results.check import AnyReport
+    from netdiag.serve.recent import Ring
     from netdiag.serve.webconfig import BasicAuth, WebConfig
 
 MAX_REQUEST_BYTES = 8192
@@ -73,6 +75,8 @@ DEFAULT_MAX_CONCURRENT = 100
 RECENT_PROBES = 100
 """Probes shown on ``GET /``."""
 MAX_QUERY_FIELDS = 16
+BOUND_CACHE = 1024
+"""Probe calls kept ready, by module, target and timeout (the most recently used)."""
 READ_CHUNK = 4096
 
 CONTENT_TYPE_TEXT = "text/plain; charset=utf-8"
@@ -117,66 +121,106 @@ class Response:
 class RecentProbe:
     """One probe, as ``GET /`` lists it."""
 
-    at: str
+    at_s: float
+    """When it ended, in unixtime (formatted only when the page is asked for)."""
     module: str
     target: str
     ok: bool
     kind: str | None
     duration_s: float
+    cut: bool = False
+    """The target was too long to keep whole (several workers): its beginning only."""
+
+    @property
+    def at(self) -> str:
+        """When it ended, UTC ISO 8601 to the second."""
+        at = datetime.fromtimestamp(self.at_s, UTC)
+        return at.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _cacheable(module: ModuleSpec) -> bool:
+    """Whether a module's probe call may be kept for its target: not when binding it reads a
+    file (--ca-file, --root-hints, -d @FILE), which is read again for every probe."""
+    o = module.options
+    data = o.get("data")
+    return (
+        o.get("ca_file") is None
+        and o.get("root_hints") is None
+        and not (isinstance(data, str) and data.startswith("@"))
+    )
+
+
+class Slots(Protocol):
+    """--max-concurrent's slots shared by worker processes (a multiprocessing semaphore)."""
+
+    def acquire(self, block: bool = ..., timeout: float | None = ...) -> bool: ...
+
+    def release(self) -> None: ...
 
 
 class _Slow(Exception):
     """The request did not arrive within its deadline."""
 
 
+_Done = Callable[[Any, BaseException | None], None]
+
+
 class _Workers:
     """Daemon threads that run blocking probes, started as they are needed (never more than
     ``size``). The caller bounds what is submitted to ``size`` at once, so nothing waits in
     the queue for long; daemon threads let the process exit while a probe still runs (each
-    is bounded by its timeout anyway)."""
+    is bounded by its timeout anyway).
+
+    A job's ``done(result, exception)`` is called on the event loop. Jobs that end while the
+    loop is busy are handed over together: one wake-up of the loop for all of them, not one
+    each (a wake-up is a write to the loop's self-pipe and a turn of the loop)."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._jobs: queue.SimpleQueue[
-            tuple[asyncio.AbstractEventLoop, asyncio.Future[Any], Callable[[], Any]]
-        ] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], _Done]] = queue.SimpleQueue()
         self._threads = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ended: deque[tuple[_Done, Any, BaseException | None]] = deque()
+        self._wake_pending = False
 
-    def submit(
-        self, loop: asyncio.AbstractEventLoop, fn: Callable[[], Any], busy: int
-    ) -> asyncio.Future[Any]:
-        """Run ``fn`` on a worker; ``busy`` jobs (this one included) are running."""
-        future: asyncio.Future[Any] = loop.create_future()
+    def submit(self, fn: Callable[[], Any], done: _Done, busy: int) -> None:
+        """Run ``fn`` on a worker (from the running loop); ``busy`` jobs (this one included)
+        are running."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
         while self._threads < min(busy, self._size):
             self._threads += 1
             threading.Thread(target=self._work, name="serve-probe", daemon=True).start()
-        self._jobs.put((loop, future, fn))
-        return future
+        self._jobs.put((fn, done))
 
     def _work(self) -> None:
         while True:
-            loop, future, fn = self._jobs.get()
+            fn, done = self._jobs.get()
             try:
-                result = fn()
+                ended: tuple[_Done, Any, BaseException | None] = (done, fn(), None)
             except BaseException as exc:  # run_probe catches what a probe raises
+                ended = (done, None, exc)
+            self._ended.append(ended)
+            # The flag is cleared by _hand_over before it empties the deque: a job appended
+            # after that finds the flag clear and wakes the loop again.
+            if not self._wake_pending:
+                self._wake_pending = True
+                loop = self._loop
+                assert loop is not None
                 with contextlib.suppress(RuntimeError):  # the loop is closed: shutting down
-                    loop.call_soon_threadsafe(_settle, future, None, exc)
-                continue
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, future, result, None)
+                    loop.call_soon_threadsafe(self._hand_over)
+
+    def _hand_over(self) -> None:
+        self._wake_pending = False
+        ended = self._ended
+        while ended:
+            done, result, exc = ended.popleft()
+            done(result, exc)
 
 
-def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
-    if future.done():
-        return
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        future.set_result(result)
-
-
-def _utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+@cache
+def _reason(status: int) -> bytes:
+    return HTTPStatus(status).phrase.encode("ascii")
 
 
 def _split_target(raw: bytes) -> tuple[str, str]:
@@ -220,17 +264,38 @@ def _single(params: dict[str, list[str]], key: str) -> str | None:
 
 class Exporter:
     """The exporter: :meth:`start` binds and serves on the running loop, :meth:`close`
-    stops."""
+    stops.
 
-    def __init__(self, config: ServeConfig) -> None:
+    As one of several worker processes (:mod:`netdiag.serve.workers`), it is given its
+    listening ``sockets`` (bound by the supervisor), the ``slots`` semaphore that bounds the
+    probes of every worker together, and the ``shared_dir`` where every worker keeps its
+    metrics and recent probes, so that ``/metrics`` and ``/`` tell the whole exporter's."""
+
+    def __init__(
+        self,
+        config: ServeConfig,
+        *,
+        sockets: Sequence[socket.socket] = (),
+        slots: Slots | None = None,
+        shared_dir: str | None = None,
+    ) -> None:
         self.config = config
-        self.metrics = ExporterMetrics(config.modules)
+        self.metrics = ExporterMetrics(config.modules, shared_dir)
         self.recent: deque[RecentProbe] = deque(maxlen=RECENT_PROBES)
         self.addresses: list[tuple[str, int]] = []
+        self._sockets = list(sockets)
+        self._slots = slots
+        self._shared_dir = shared_dir
+        self._ring: Ring | None = None
+        if shared_dir is not None:
+            from netdiag.serve.recent import Ring
+
+            self._ring = Ring(shared_dir, RECENT_PROBES)
         self._in_flight = 0
         self._workers = _Workers(config.max_concurrent)
+        self._bound: OrderedDict[tuple[str, str, float], Callable[[], AnyReport]] = OrderedDict()
         self._connections: set[asyncio.Task[Any]] = set()
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
         self._auth: BasicAuth | None = None
         if config.web is not None and config.web.users:
             from netdiag.serve.webconfig import BasicAuth
@@ -250,32 +315,46 @@ class Exporter:
             from netdiag.serve.webconfig import server_ssl_context
 
             ssl_context = server_ssl_context(web)
-        self._server = await asyncio.start_server(
-            self._connection,
-            self.config.host or None,
-            self.config.port,
-            ssl=ssl_context,
-            ssl_handshake_timeout=self.config.request_deadline_s if ssl_context else None,
-            backlog=1024,
-            reuse_address=True,
-        )
+        handshake = self.config.request_deadline_s if ssl_context else None
+        if self._sockets:  # bound by the supervisor
+            for sock in self._sockets:
+                server = await asyncio.start_server(
+                    self._connection, sock=sock, ssl=ssl_context, ssl_handshake_timeout=handshake
+                )
+                self._servers.append(server)
+        else:
+            server = await asyncio.start_server(
+                self._connection,
+                self.config.host or None,
+                self.config.port,
+                ssl=ssl_context,
+                ssl_handshake_timeout=handshake,
+                backlog=1024,
+                reuse_address=True,
+            )
+            self._servers.append(server)
         self.addresses = [
-            (str(s.getsockname()[0]), int(s.getsockname()[1])) for s in self._server.sockets
+            (str(s.getsockname()[0]), int(s.getsockname()[1]))
+            for server in self._servers
+            for s in server.sockets
         ]
         return self.addresses
 
     async def close(self) -> None:
         """Stop listening and close every connection (a probe still running ends on its
         own, bounded by its timeout)."""
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
         for task in list(self._connections):
             task.cancel()
         if self._connections:
             await asyncio.wait(list(self._connections), timeout=2.0)
-        if self._server is not None:
+        for server in self._servers:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+                await asyncio.wait_for(server.wait_closed(), 2.0)
+        if self._ring is not None:
+            self._ring.close()
+            self._ring = None
 
     # --- connections --------------------------------------------------------------------
 
@@ -348,14 +427,15 @@ class Exporter:
                 return None  # ConnectionClosed (or PAUSED, which cannot happen here)
             if deadline is None and conn.trailing_data[0]:
                 deadline = loop.time() + self.config.request_deadline_s
-            remaining = (deadline if deadline is not None else idle_until) - loop.time()
+            until = deadline if deadline is not None else idle_until
             try:
-                if remaining <= 0:
+                if until <= loop.time():
                     raise TimeoutError
                 # Never more than the bound past what is buffered: a request larger than
                 # the bound is then still incomplete when it passes it, and h11 refuses it.
                 room = self.config.max_request_bytes + 1 - len(conn.trailing_data[0])
-                data = await asyncio.wait_for(reader.read(max(1, min(READ_CHUNK, room))), remaining)
+                async with asyncio.timeout_at(until):  # no task of its own, unlike wait_for
+                    data = await reader.read(max(1, min(READ_CHUNK, room)))
             except TimeoutError:
                 if deadline is not None:
                     raise _Slow from None
@@ -371,7 +451,7 @@ class Exporter:
         if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         response = Response(status, (message + "\n").encode(), close=True)
-        self.metrics.requests.labels(str(status)).inc()
+        self.metrics.request(status)
         with contextlib.suppress(h11.LocalProtocolError):
             await self._write(writer, self._encode(conn, None, response))
 
@@ -382,7 +462,7 @@ class Exporter:
         request: h11.Request,
         response: Response,
     ) -> None:
-        self.metrics.requests.labels(str(response.status)).inc()
+        self.metrics.request(response.status)
         await self._write(writer, self._encode(conn, request, response))
 
     def _encode(self, conn: h11.Connection, request: h11.Request | None, r: Response) -> bytes:
@@ -395,7 +475,7 @@ class Exporter:
         ]
         if r.close:
             headers.append(("connection", "close"))
-        reason = HTTPStatus(r.status).phrase.encode("ascii")
+        reason = _reason(r.status)
         out = conn.send(h11.Response(status_code=r.status, headers=headers, reason=reason)) or b""
         if r.body and (request is None or request.method != b"HEAD"):
             out += conn.send(h11.Data(data=r.body)) or b""
@@ -404,7 +484,8 @@ class Exporter:
 
     async def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         writer.write(data)
-        await asyncio.wait_for(writer.drain(), WRITE_DEADLINE_S)
+        async with asyncio.timeout(WRITE_DEADLINE_S):
+            await writer.drain()
 
     # --- requests -----------------------------------------------------------------------
 
@@ -460,7 +541,7 @@ class Exporter:
         if path == "/":
             from netdiag.serve.page import index_page
 
-            page = index_page(self.config.modules, list(self.recent))
+            page = index_page(self.config.modules, self._recent())
             return Response(200, page.encode("utf-8"), content_type=CONTENT_TYPE_HTML)
         if path in ("/-/healthy", "/-/ready"):
             return Response(200, b"Healthy\n")
@@ -495,20 +576,29 @@ class Exporter:
             return self._refuse(
                 400, "bad_request", f"unknown module {name!r} (see / for the modules)"
             )
-        try:
-            host = target_host(module.type, target)
-        except TargetError as exc:
-            return self._refuse(400, "bad_request", f"target: {exc}")
-        if self.config.allow is not None:
-            why = self.config.allow.refusal(host)
-            if why is not None:
-                return self._refuse(403, "forbidden_target", f"target refused: {why}")
         timeout_s = probe_timeout(module, scrape_s)
-        try:
-            call = module.bind(target, timeout_s)
-        except SpecError as exc:
-            return self._refuse(400, "bad_request", f"target: {exc}")
-        if self._in_flight >= self.config.max_concurrent:
+        key = (name, target, timeout_s)
+        call = self._bound.get(key)
+        if call is not None:  # this target passed every check below with this module
+            self._bound.move_to_end(key)
+        else:
+            try:
+                host = target_host(module.type, target)
+            except TargetError as exc:
+                return self._refuse(400, "bad_request", f"target: {exc}")
+            if self.config.allow is not None:
+                why = self.config.allow.refusal(host)
+                if why is not None:
+                    return self._refuse(403, "forbidden_target", f"target refused: {why}")
+            try:
+                call = module.bind(target, timeout_s)
+            except SpecError as exc:
+                return self._refuse(400, "bad_request", f"target: {exc}")
+            if _cacheable(module):
+                self._bound[key] = call
+                if len(self._bound) > BOUND_CACHE:
+                    self._bound.popitem(last=False)
+        if not self._take_slot():
             return self._refuse(
                 503,
                 "overloaded",
@@ -525,22 +615,46 @@ class Exporter:
 
         return Response(200, exposition(outcome), content_type=CONTENT_TYPE_LATEST)
 
+    def _take_slot(self) -> bool:
+        """One of --max-concurrent's slots for a probe (False: none is free). With several
+        worker processes the slots are shared by all of them (a semaphore)."""
+        slots = self._slots
+        if slots is not None:
+            return slots.acquire(False)
+        return self._in_flight < self.config.max_concurrent
+
     async def _run(
         self, module: ModuleSpec, call: Callable[[], AnyReport], bound_s: float
     ) -> ProbeOutcome:
+        """Run the probe on a worker thread (its slot taken by the caller), and wait for it at
+        most ``bound_s``; the slot is given back when the probe ends, answered or not."""
         loop = asyncio.get_running_loop()
         self._in_flight += 1
         self.metrics.in_flight.inc()
         started = time.perf_counter()
-        future = self._workers.submit(loop, partial(run_probe, call), self._in_flight)
-        future.add_done_callback(self._release)
-        report: AnyReport | None
-        error: ProbeError | None
+        answer: asyncio.Future[tuple[AnyReport | None, ProbeError | None]] = loop.create_future()
+
+        def done(result: Any, exc: BaseException | None) -> None:
+            self._release()
+            if answer.done():
+                return  # answered already: over the scrape's bound
+            if exc is not None:
+                answer.set_exception(exc)
+            else:
+                answer.set_result(result)
+
+        def late() -> None:
+            if not answer.done():
+                answer.set_result((None, None))
+
+        self._workers.submit(partial(run_probe, call), done, self._in_flight)
+        timer = loop.call_later(bound_s, late)
         try:
-            report, error = await asyncio.wait_for(asyncio.shield(future), bound_s)
-        except TimeoutError:
+            report, error = await answer
+        finally:
+            timer.cancel()
+        if report is None and error is None:
             self.metrics.timed_out.labels(module.name).inc()
-            report = None
             error = ProbeError(
                 ErrorKind.TIMEOUT,
                 f"the probe did not end within {bound_s:g} s (the scrape's bound)",
@@ -548,20 +662,33 @@ class Exporter:
         duration = time.perf_counter() - started
         return ProbeOutcome(report, error is None, error, duration)
 
-    def _release(self, _future: asyncio.Future[Any]) -> None:
+    def _release(self) -> None:
         self._in_flight -= 1
         self.metrics.in_flight.dec()
+        if self._slots is not None:
+            self._slots.release()
 
     def _record(self, module: str, target: str, outcome: ProbeOutcome) -> None:
-        m = self.metrics
-        m.probes.labels(module, "success" if outcome.ok else "failure").inc()
-        m.durations.labels(module).observe(outcome.duration_s)
         kind = str(outcome.error.kind) if outcome.error is not None else None
-        if kind is not None:
-            m.errors.labels(module, kind).inc()
-        self.recent.append(
-            RecentProbe(_utc_now(), module, target, outcome.ok, kind, outcome.duration_s)
-        )
+        self.metrics.probe(module, outcome.ok, kind, outcome.duration_s)
+        at = time.time()
+        if self._ring is not None:
+            self._ring.append(at, module, target, outcome.ok, kind, outcome.duration_s)
+        else:
+            self.recent.append(
+                RecentProbe(at, module, target, outcome.ok, kind, outcome.duration_s)
+            )
+
+    def _recent(self) -> list[RecentProbe]:
+        """The recent probes, oldest first: this process's, or every worker's."""
+        if self._shared_dir is None:
+            return list(self.recent)
+        from netdiag.serve.recent import read_all
+
+        return [
+            RecentProbe(e.at_s, e.module, e.target, e.ok, e.kind, e.duration_s, e.cut)
+            for e in read_all(self._shared_dir, RECENT_PROBES)
+        ]
 
 
 async def serve(
