@@ -70,9 +70,13 @@ def serve(*args: str, tmp: Path | None = None) -> Iterator[Served]:
         port = int(line.split("127.0.0.1:")[1].split("/")[0])
         yield Served(proc, port)
     finally:
-        if proc.poll() is None:
-            proc.kill()  # only the process this test started (its workers die with it)
-            proc.wait(5)
+        if proc.poll() is None:  # stopped as a user would, so that it removes its directory
+            proc.terminate()  # only the process this test started; its workers follow
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
 
 
 def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
