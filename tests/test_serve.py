@@ -377,25 +377,25 @@ def test_allow_target(lab: Lab) -> None:
 
 
 def test_allow_semantics() -> None:
-    allow = parse_allow(["10.0.0.0/8", "db.example.org", "*.svc.example.org", "2001:db8::1"])
+    allow = parse_allow(["10.0.0.0/8", "db.example.test", "*.svc.example.test", "2001:db8::1"])
     assert allow is not None
     assert allow.refusal("10.1.2.3") is None
     assert allow.refusal("::ffff:10.1.2.3") is None
     assert allow.refusal("11.0.0.1") is not None
     assert allow.refusal("2001:db8::1") is None and allow.refusal("2001:db8::2") is not None
-    assert allow.refusal("DB.example.org.") is None
-    assert allow.refusal("a.svc.example.org") is None
-    assert allow.refusal("svc.example.org") is not None  # *. is under it, not it
-    assert allow.refusal("db.example.org.evil.test") is not None
+    assert allow.refusal("DB.example.test.") is None
+    assert allow.refusal("a.svc.example.test") is None
+    assert allow.refusal("svc.example.test") is not None  # *. is under it, not it
+    assert allow.refusal("db.example.test.evil.test") is not None
     only_blocks = parse_allow(["10.0.0.0/8"])
     assert only_blocks is not None
-    assert "not resolved" in (only_blocks.refusal("ten.example.org") or "")  # no rebinding
+    assert "not resolved" in (only_blocks.refusal("ten.example.test") or "")  # no rebinding
     assert parse_allow([]) is None
     for bad in ("10.0.0.1/8", "*.10.0.0.1", "bad name", "300.1.1.1"):
         with pytest.raises(AllowError):
             parse_allow([bad])
     assert target_host("http", "https://[::1]:8443/x") == "::1"
-    assert target_host("tcp", "Example.ORG:80") in ("Example.ORG", "example.org")
+    assert target_host("tcp", "Example.TEST:80") in ("Example.TEST", "example.test")
 
 
 def test_over_max_concurrent_is_503(lab: Lab, tmp_path: Path) -> None:

@@ -59,6 +59,16 @@ def timeout_option(*, min: float, max: float, help: str, short: str | None = Non
     return typer.Option(*names, min=min, max=max, metavar="SECONDS", help=help)
 
 
+def max_loss_option(*, help: str) -> Any:
+    """``--max-loss PCT``: a loss threshold, 0 to 100 percent."""
+    return typer.Option("--max-loss", min=0.0, max=100.0, metavar="PCT", help=help)
+
+
+def max_rtt_option(*, help: str, metavar: str = "MS") -> Any:
+    """``--max-rtt-ms``: a round-trip-time threshold in milliseconds, 0 or more."""
+    return typer.Option("--max-rtt-ms", min=0.0, metavar=metavar, help=help)
+
+
 def usage_error(message: str, *, param: str | None = None) -> Exception:
     """An exception that ends the command with a one-line error and exit status 2.
 

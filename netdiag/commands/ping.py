@@ -16,6 +16,8 @@ from netdiag.commands.options import (
     count_option,
     interval_option,
     ip_version,
+    max_loss_option,
+    max_rtt_option,
     timeout_option,
     usage_error,
 )
@@ -93,23 +95,11 @@ def command(
     ipv4: IPv4Option = False,
     ipv6: IPv6Option = False,
     max_loss: Annotated[
-        float | None,
-        typer.Option(
-            "--max-loss",
-            min=0.0,
-            max=100.0,
-            metavar="PCT",
-            help="Unhealthy when loss exceeds PCT percent.",
-        ),
+        float | None, max_loss_option(help="Unhealthy when loss exceeds PCT percent.")
     ] = None,
     max_rtt_ms: Annotated[
         float | None,
-        typer.Option(
-            "--max-rtt-ms",
-            min=0.0,
-            metavar="N",
-            help="Unhealthy when the average RTT exceeds N ms.",
-        ),
+        max_rtt_option(help="Unhealthy when the average RTT exceeds N ms.", metavar="N"),
     ] = None,
     gap_ms: Annotated[
         float,

@@ -15,6 +15,8 @@ from netdiag.commands.options import (
     count_option,
     interval_option,
     ip_version,
+    max_loss_option,
+    max_rtt_option,
     timeout_option,
     usage_error,
 )
@@ -96,22 +98,11 @@ def command(
     ipv6: IPv6Option = False,
     max_loss: Annotated[
         float | None,
-        typer.Option(
-            "--max-loss",
-            min=0.0,
-            max=100.0,
-            metavar="PCT",
-            help="Unhealthy when the destination's loss exceeds PCT percent.",
-        ),
+        max_loss_option(help="Unhealthy when the destination's loss exceeds PCT percent."),
     ] = None,
     max_rtt_ms: Annotated[
         float | None,
-        typer.Option(
-            "--max-rtt-ms",
-            min=0.0,
-            metavar="MS",
-            help="Unhealthy when the destination's average RTT exceeds MS.",
-        ),
+        max_rtt_option(help="Unhealthy when the destination's average RTT exceeds MS."),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
