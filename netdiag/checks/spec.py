@@ -236,6 +236,17 @@ def _convert(key: str, param: Any, value: object) -> Any:
     return converted if many else converted[0]
 
 
+def _spec_error(
+    label: str, bad: _Bad, table: dict[str, Any], defaults: dict[str, Any]
+) -> SpecError:
+    """One line naming the check or module, its key, and whether the value came from
+    ``[defaults]``."""
+    where = f" {bad.key}:" if bad.key else ""
+    if bad.key is not None and bad.key in defaults and bad.key not in table:
+        where = f" {bad.key} (from [defaults]):"
+    return SpecError(f"{label}:{where} {bad.message}")
+
+
 def _suggest(word: str, candidates: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, sorted(candidates), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
@@ -468,10 +479,7 @@ def parse(doc: dict[str, Any], *, only: Sequence[str] = ()) -> list[CheckSpec]:
         try:
             spec = _one(index, table, defaults)
         except _Bad as bad:
-            where = f" {bad.key}:" if bad.key else ""
-            if bad.key is not None and bad.key in defaults and bad.key not in table:
-                where = f" {bad.key} (from [defaults]):"
-            raise SpecError(f"{label}:{where} {bad.message}") from None
+            raise _spec_error(label, bad, table, defaults) from None
         if spec.name in seen:
             raise SpecError(f"{label}: name: duplicate name (check #{seen[spec.name]} has it)")
         seen[spec.name] = index
@@ -684,10 +692,7 @@ def parse_modules(doc: dict[str, Any]) -> list[ModuleSpec]:
         try:
             module = _module(table, defaults)
         except _Bad as bad:
-            where = f" {bad.key}:" if bad.key else ""
-            if bad.key is not None and bad.key in defaults and bad.key not in table:
-                where = f" {bad.key} (from [defaults]):"
-            raise SpecError(f"{label}:{where} {bad.message}") from None
+            raise _spec_error(label, bad, table, defaults) from None
         if module.name in seen:
             raise SpecError(f"{label}: name: duplicate name (module #{seen[module.name]} has it)")
         seen[module.name] = index
