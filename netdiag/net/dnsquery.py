@@ -18,7 +18,6 @@ Importing this module imports dnspython: only the ``dns`` command does.
 from __future__ import annotations
 
 import errno
-import selectors
 import socket
 import struct
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ import dns.rrset
 
 from netdiag.clock import now_ns
 from netdiag.errors import ErrorKind
-from netdiag.net.tcpconnect import connect
+from netdiag.net.tcpconnect import Waiter, connect
 from netdiag.results import ProbeError
 from netdiag.results.dns import Record
 from netdiag.results.resolve import Endpoint
@@ -209,10 +208,7 @@ def _udp(
 ) -> _Attempt:
     wire = query.to_wire()
     where = format_hostport(address, port)
-    with (
-        socket.socket(_family(address), socket.SOCK_DGRAM) as sock,
-        selectors.DefaultSelector() as sel,
-    ):
+    with socket.socket(_family(address), socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
         try:
             sock.connect((address, port))
@@ -220,11 +216,11 @@ def _udp(
             sock.send(wire)
         except OSError as exc:
             return None, None, None, ProbeError(ErrorKind.UNREACHABLE, f"{where}: {exc.strerror}")
-        sel.register(sock, selectors.EVENT_READ)
+        waiter = Waiter(sock)
         until = _attempt_deadline(start, timeout, deadline)
         while True:
             left = (until - now_ns()) / 1e9
-            if left <= 0 or not sel.select(left):
+            if left <= 0 or not waiter.wait(left):
                 return None, None, None, None  # timeout: the caller may retry
             # Read every datagram already queued; the clock is checked before each one, so
             # a flood that keeps the socket readable cannot hold us past the deadline.

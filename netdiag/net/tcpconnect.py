@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import selectors
+import select
 import socket
 import struct
 import sys
@@ -115,16 +115,43 @@ def check_deadline(deadline_ns: int) -> None:
         raise TimeoutError
 
 
+class Waiter:
+    """Waits for one socket to become readable (or writable): a ``poll(2)`` set of one.
+
+    One socket needs no epoll instance, which costs three more system calls to create, fill
+    and close (a selector's ``DefaultSelector``), and each system call lets the GIL go: in
+    ``netdiag serve``, where probes run on threads beside the event loop, each of those is
+    a thread switch. Where the platform has no ``poll``, ``select(2)`` does the same."""
+
+    __slots__ = ("_poll", "_sock", "_write")
+
+    def __init__(self, sock: socket.socket, *, write: bool = False) -> None:
+        self._sock = sock
+        self._write = write
+        self._poll = select.poll() if hasattr(select, "poll") else None
+        if self._poll is not None:
+            self._poll.register(sock, select.POLLOUT if write else select.POLLIN)
+
+    def wait(self, timeout_s: float) -> bool:
+        """Whether the socket became ready (or failed: the next call on it says how) within
+        ``timeout_s`` (0 or less: only look)."""
+        timeout_s = max(0.0, timeout_s)
+        if self._poll is not None:
+            # Milliseconds, rounded up by CPython: never a wake-up just before the deadline.
+            return bool(self._poll.poll(timeout_s * 1000))
+        socks = [self._sock]  # pragma: no cover - every platform netdiag runs on has poll
+        r, w, _ = select.select(  # pragma: no cover
+            [] if self._write else socks, socks if self._write else [], [], timeout_s
+        )
+        return bool(r or w)  # pragma: no cover
+
+
 def wait_ready(sock: socket.socket, deadline_ns: int, *, write: bool = False) -> None:
     """Wait until ``sock`` is readable (or writable) by the ``now_ns()`` deadline; raise
     TimeoutError when the deadline passes first. Every bounded read and write uses this."""
     left = (deadline_ns - now_ns()) / 1e9
-    if left <= 0:
+    if left <= 0 or not Waiter(sock, write=write).wait(left):
         raise TimeoutError
-    with selectors.DefaultSelector() as sel:
-        sel.register(sock, selectors.EVENT_WRITE if write else selectors.EVENT_READ)
-        if not sel.select(left):
-            raise TimeoutError
 
 
 def close(sock: socket.socket, *, rst: bool = False) -> None:
@@ -160,9 +187,8 @@ def connect(endpoint: Endpoint, timeout: float) -> Connection:
         return Connection(endpoint, 0.0, None, connect_error(exc.errno or 0, endpoint, timeout))
     sock = pending.sock
     if not pending.done:
-        with selectors.DefaultSelector() as sel:
-            sel.register(sock, selectors.EVENT_WRITE)
-            ready = sel.select(max(0.0, timeout - elapsed_ms(pending.start_ns) / 1000))
+        waiter = Waiter(sock, write=True)
+        ready = waiter.wait(timeout - elapsed_ms(pending.start_ns) / 1000)
         end = now_ns()
         if not ready:
             sock.close()

@@ -57,6 +57,10 @@ ProbeCallback = Callable[[int, TcpProbe], None]
 ResolvedCallback = Callable[[int, Resolution], None]
 
 
+FEW_TARGETS = 32
+"""Up to this many targets, a run waits with poll(2) rather than epoll."""
+
+
 @dataclass(slots=True)
 class _Job:
     target: int
@@ -91,7 +95,10 @@ class _Run:
         self.due: list[tuple[int, int, _Job]] = []  # (due_ns, tiebreak, job)
         self.tiebreak = 0
         self.inflight: dict[int, _InFlight] = {}  # by socket fd
-        self.sel = selectors.DefaultSelector()
+        # A few sockets at a time (a check, a serve probe, a short command line): poll(2),
+        # which needs no system call to create, fill or close; many: epoll.
+        few = len(targets) <= FEW_TARGETS and hasattr(selectors, "PollSelector")
+        self.sel = selectors.PollSelector() if few else selectors.DefaultSelector()
         self.interval_ns = int(opts.interval * 1e9)
         self.timeout_ns = int(opts.timeout * 1e9)
         self.max_inflight = inflight_limit() if opts.max_inflight is None else opts.max_inflight
