@@ -24,7 +24,7 @@ import pytest
 from conftest import requires_icmp, run_process
 from prometheus_client.parser import text_string_to_metric_families
 
-from netdiag.checks.spec import SpecError, prepare_module
+from netdiag.checks.spec import SpecError, parse_modules, prepare_module
 from netdiag.lab import Lab
 from netdiag.serve import modules as serve_modules
 from netdiag.serve.allow import AllowError, parse_allow, target_host
@@ -112,6 +112,10 @@ count = 1
 timeout = 1
 
 [[module]]
+name = "tcp_plain"
+type = "tcp"
+
+[[module]]
 name = "http_lab"
 type = "http"
 expect_status = "200-299"
@@ -191,6 +195,16 @@ def test_tcp_healthy_and_failing(exporter: Running, lab: Lab) -> None:
     m = metrics(body)
     assert status == 200 and value(m, "probe_success") == 0
     assert value(m, "netdiag_probe_error_info", kind="refused") == 1
+
+
+def test_a_module_without_count_makes_one_attempt(exporter: Running, lab: Lab) -> None:
+    # Not the command's 4 connects 1 s apart: a scrape is one attempt, as in blackbox_exporter.
+    started = time.monotonic()
+    status, body = probe(exporter, lab.endpoints["tcp_open"], "tcp_plain")
+    assert status == 200 and time.monotonic() - started < 0.9
+    m = metrics(body)
+    assert value(m, "probe_success") == 1
+    assert value(m, "netdiag_tcp_connects_sent") == 1
 
 
 def test_http_healthy_and_failing(exporter: Running, lab: Lab) -> None:
@@ -524,6 +538,23 @@ def test_bad_modules(table: dict[str, object], message: str) -> None:
     with pytest.raises(SpecError, match=None) as info:
         prepare_module(table)
     assert message in str(info.value)
+
+
+def test_count_is_one_unless_a_module_or_its_defaults_say_otherwise() -> None:
+    doc = {
+        "defaults": {"count": 3},
+        "module": [
+            {"name": "inherits", "type": "tcp"},
+            {"name": "own", "type": "ping", "count": 2},
+            {"name": "http", "type": "http"},
+        ],
+    }
+    modules = {m.name: m for m in parse_modules(doc)}
+    assert modules["inherits"].options["count"] == 3
+    assert modules["own"].options["count"] == 2
+    assert "count" not in modules["http"].options  # http has no --count
+    assert prepare_module({"name": "bare", "type": "tcp"}).options["count"] == 1
+    assert prepare_module({"name": "bare", "type": "ping"}).options["count"] == 1
 
 
 def test_default_modules_are_valid() -> None:

@@ -531,6 +531,12 @@ _NOT_IN_MODULES: dict[str, str] = {
     "file": "each request names its target (/probe?target=...&module=NAME)",  # ping -f FILE
 }
 
+MODULE_DEFAULTS: dict[str, Any] = {"count": 1}
+"""What a module has unless it (or ``[defaults]``) says otherwise, where its command has the
+option: one attempt per scrape (tcp, ping), as blackbox_exporter's modules make; the
+commands' own default (4 attempts, 1 s apart) would make every scrape last over 3 s.
+Prometheus's scrape interval is what repeats a probe."""
+
 # What each type's prepare is given for the target when a module is validated at start-up
 # (nothing is sent: prepare only parses it); an error it finds there is not the module's.
 _PLACEHOLDER: dict[str, str] = {
@@ -614,7 +620,8 @@ def _module(table: dict[str, Any], defaults: dict[str, Any]) -> ModuleSpec:
         hint = _suggest(type_, MODULE_TYPES) if isinstance(type_, str) else ""
         raise _Bad(f"{type_!r} is not one of {', '.join(MODULE_TYPES)}{hint}", "type")
     cmd = _command(type_)
-    merged = {k: v for k, v in defaults.items() if k in cmd.keys}
+    merged = {k: v for k, v in MODULE_DEFAULTS.items() if k in cmd.keys}
+    merged.update((k, v) for k, v in defaults.items() if k in cmd.keys)
     merged.update(table)
     for key in merged:
         if key in _NOT_IN_MODULES and (key != "file" or type_ == "ping"):
