@@ -104,6 +104,26 @@ def redact_userinfo(url: str) -> str:
     return url[: span[0]] + shown + url[span[1] :]
 
 
+_URL_IN_TEXT = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//[^\s<>\"']*")
+"""A URL inside a header value (``<...>`` in Link, ``url=...`` in Refresh), with or without
+its scheme (``//host/`` is a URL relative to the scheme)."""
+
+
+def redact_userinfo_in(text: str) -> str:
+    """``text`` with :func:`redact_userinfo` applied to every URL in it: a header value that
+    holds URLs among other words (``Link: <https://u:p@h/>; rel=next``, ``Refresh: 0;
+    url=https://u:p@h/``)."""
+    if "@" not in text:
+        return text
+    return _URL_IN_TEXT.sub(lambda m: _redact_any(m.group(0)), text)
+
+
+def _redact_any(url: str) -> str:
+    if url.startswith("//"):  # scheme-relative: give it one to find the authority, then drop it
+        return redact_userinfo("x:" + url)[2:]
+    return redact_userinfo(url)
+
+
 def strip_userinfo(url: str) -> str:
     """``url`` without its ``user:password@``."""
     span = _userinfo_span(url)

@@ -264,6 +264,41 @@ def test_location_userinfo_is_not_used_and_never_shown(http, lab):
     assert LAB_LOCATION_SECRET not in shown["hops"][0]["redirect_to"]
 
 
+def test_userinfo_in_refresh_link_and_content_location_is_never_shown(http, lab):
+    from netdiag.lab.http import LAB_LOCATION_SECRET
+
+    url = lab.urls["http"] + "/links"
+    r = http(url)
+    assert r.code == 0, r.out
+    headers = dict(r.json()["hops"][0]["response_headers"])
+    assert headers["Refresh"] == "30; url=http://lab-user:[redacted]@127.0.0.1/echo/headers"
+    assert headers["Link"] == (
+        "<https://lab-user:[redacted]@127.0.0.1/a>; rel=next, <//[redacted]@h.test/b>"
+    )
+    assert headers["Content-Location"] == "http://lab-user:[redacted]@127.0.0.1/links"
+    _assert_not_shown(r.out, LAB_LOCATION_SECRET)
+    _assert_not_shown(http(url, json=False).out, LAB_LOCATION_SECRET)
+    shown = dict(http(url, "--show-secrets").json()["hops"][0]["response_headers"])
+    assert LAB_LOCATION_SECRET in shown["Refresh"] and LAB_LOCATION_SECRET in shown["Link"]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("0; url=https://u:p@h/x", "0; url=https://u:[redacted]@h/x"),
+        ("<https://h/a@b>; rel=x", "<https://h/a@b>; rel=x"),  # an @ in the path is no user
+        ("<//tok@h/>, <HTTP://a:b@h>", "<//[redacted]@h/>, <HTTP://a:[redacted]@h>"),
+        ("mailto:x@y, no url", "mailto:x@y, no url"),
+        ("5; URL='http://u:p;q,r@h/'", "5; URL='http://u:[redacted]@h/'"),
+    ],
+)
+def test_redact_userinfo_in(value, shown):
+    from netdiag.targets import redact_userinfo_in
+
+    assert redact_userinfo_in(value) == shown
+    assert redact_userinfo_in(shown) == shown
+
+
 def test_password_not_in_errors(cli, lab):
     r = cli("http", f"http://u:{ENCODED}@127.0.0.1:0/")
     assert r.code == 2 and "port '0'" in r.err and ENCODED not in r.err

@@ -14,7 +14,8 @@ Paths (on every HTTP/1.1 server):
   ``/redirect/downgrade`` (to ``http://`` on the HTTPS server's own port: from HTTPS, only
   the scheme changes; the plain request then fails, as it should),
   ``/redirect/same-origin`` (to ``/echo/headers``), ``/redirect/userinfo`` (a ``Location``
-  with ``user:password@``, same origin on plain HTTP), ``/cookies`` and ``/redirect/cookie``
+  with ``user:password@``, same origin on plain HTTP), ``/links`` (``Refresh``, ``Link`` and
+  ``Content-Location`` with ``user:password@`` and ``token@`` URLs), ``/cookies`` and ``/redirect/cookie``
   (``Set-Cookie`` and ``Set-Cookie2`` holding ``LAB_COOKIE_SECRET``, the second a 302).
 - ``/redirect/301`` (relative), ``/redirect/302`` (absolute), ``/redirect/307`` (to /echo,
   method kept), ``/redirect/308``, ``/redirect/https`` (to the HTTPS server), ``/loop/a`` <->
@@ -151,6 +152,18 @@ def _redirect(site: Site, path: str) -> Response | None:
         if path == "/cookies":
             return 200, [*text, *cookies], b"cookies set\n"
         return 302, [*text, *cookies, ("Location", "/echo/headers")], b"moved\n"
+    if path == "/links":
+        secret = f"lab-user:{LAB_LOCATION_SECRET}@127.0.0.1"
+        return (
+            200,
+            [
+                *text,
+                ("Refresh", f"30; url=http://{secret}/echo/headers"),
+                ("Link", f"<https://{secret}/a>; rel=next, <//{LAB_LOCATION_SECRET}@h.test/b>"),
+                ("Content-Location", f"http://{secret}/links"),
+            ],
+            b"links\n",
+        )
     if path.startswith("/chain/") and path[7:].isdigit():
         n = int(path[7:])
         if n == 0:

@@ -44,6 +44,7 @@ from netdiag.targets import (
     parse_port,
     parse_target,
     redact_userinfo,
+    redact_userinfo_in,
     strip_userinfo,
 )
 
@@ -52,8 +53,8 @@ SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 """Request headers shown redacted, and never sent to another origin after a redirect."""
 SET_COOKIE = frozenset({"set-cookie", "set-cookie2"})
 """Response headers whose cookie values are shown redacted."""
-URL_HEADERS = frozenset({"location", "content-location"})
-"""Response headers holding a URL, whose user info is shown redacted."""
+URL_HEADERS = frozenset({"location", "content-location", "refresh", "link"})
+"""Response headers holding URLs, whose user info is shown redacted."""
 COOKIE_ATTRIBUTES = frozenset(
     {"expires", "max-age", "domain", "path", "secure", "httponly", "samesite", "partitioned"}
 )
@@ -302,7 +303,7 @@ def _shown_response(
             n,
             _shown_cookie(v)
             if n.lower() in SET_COOKIE
-            else redact_userinfo(v)
+            else redact_userinfo_in(redact_userinfo(v))
             if n.lower() in URL_HEADERS
             else v,
         )
