@@ -15,8 +15,9 @@ Paths (on every HTTP/1.1 server):
   the scheme changes; the plain request then fails, as it should),
   ``/redirect/same-origin`` (to ``/echo/headers``), ``/redirect/userinfo`` (a ``Location``
   with ``user:password@``, same origin on plain HTTP), ``/links`` (``Refresh``, ``Link`` and
-  ``Content-Location`` with ``user:password@`` and ``token@`` URLs), ``/cookies`` and ``/redirect/cookie``
-  (``Set-Cookie`` and ``Set-Cookie2`` holding ``LAB_COOKIE_SECRET``, the second a 302).
+  ``Content-Location`` with ``user:password@`` and ``token@`` URLs), ``/cookies`` and
+  ``/redirect/cookie`` (``Set-Cookie`` and ``Set-Cookie2`` holding ``LAB_COOKIE_SECRET``, the
+  second a 302).
 - ``/redirect/301`` (relative), ``/redirect/302`` (absolute), ``/redirect/307`` (to /echo,
   method kept), ``/redirect/308``, ``/redirect/https`` (to the HTTPS server), ``/loop/a`` <->
   ``/loop/b`` (a loop), ``/chain/N`` (N redirects in a row), ``/redirect/close`` (302 to
