@@ -60,8 +60,9 @@ Authorization, Proxy-Authorization and Cookie go only to URL's origin: a redirec
 scheme, host or port drops them for the rest of the chain. Unlike curl, user info in a
 redirect's Location is not used (the server chose it). Those request headers, the cookie
 values of Set-Cookie response headers and the user info of the URLs in Location,
-Content-Location, Refresh and Link are shown redacted unless --show-secrets, which shows the headers as they crossed the wire; the URLs
-netdiag prints (the hops, redirect targets, errors) never show a password.
+Content-Location, Refresh and Link are shown redacted unless --show-secrets, which shows the
+headers as they crossed the wire; the URLs netdiag prints (the hops, redirect targets,
+errors) never show a password.
 
 Healthy (exit 0) when the final status is in --expect-status (default: any below 400) and
 --max-ms holds; otherwise 1, with error.kind such as status, too_many_redirects,
