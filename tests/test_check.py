@@ -158,6 +158,74 @@ def test_a_probe_that_raises_is_that_checks_error(lab: Lab) -> None:
     assert exit_status(report) == ExitStatus.UNHEALTHY
 
 
+def test_a_probe_that_never_ends_is_abandoned_and_the_run_ends(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import netdiag.checks.runner as runner
+
+    monkeypatch.setattr(runner, "WATCHDOG_SLACK_S", 0.0)
+    release = threading.Event()
+    calls: list[int] = []
+
+    def hangs() -> TcpReport:  # a bug: ignores its own timeout until the test ends
+        calls.append(1)
+        release.wait(30)
+        return tcp_call(lab.endpoints["tcp_open"])()
+
+    hung = spec("hung", hangs, retries=1, timeout_s=0.1)
+    assert hung.bound_s == pytest.approx(1.2)  # one connect, a lookup, 1 s: its own bounds
+    started = time.monotonic()
+    try:
+        report = run_checks(
+            [hung, spec("fine", tcp_call(lab.endpoints["tcp_open"]), index=2)],
+            file="f",
+            concurrency=1,  # the stuck thread must not hold the only slot
+        )
+    finally:
+        release.set()
+    took = time.monotonic() - started
+    bad, fine = report.checks
+    assert 2.3 < took < 6, took  # two attempts given up on after 1.2 s each, then "fine"
+    assert calls == [1, 1] and bad.attempts == 2 and bad.report is None and not bad.ok
+    assert bad.error is not None and bad.error.kind == ErrorKind.ERROR
+    assert "did not end within 1.2 s" in bad.error.message
+    assert "bug in netdiag" in bad.error.message
+    assert fine.ok and exit_status(report) == ExitStatus.UNHEALTHY
+
+
+def test_a_late_answer_from_an_abandoned_attempt_is_ignored(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import netdiag.checks.runner as runner
+
+    monkeypatch.setattr(runner, "WATCHDOG_SLACK_S", -0.9)  # give up after 0.3 s
+    attempts: list[int] = []
+
+    def slow_then_fast() -> TcpReport:
+        attempts.append(1)
+        if len(attempts) == 1:  # ends (failed) after it was given up on, while the run goes on
+            time.sleep(0.6)
+            return tcp_call(lab.endpoints["tcp_refused"])()
+        return tcp_call(lab.endpoints["tcp_open"])()
+
+    def slow() -> TcpReport:
+        time.sleep(0.25)  # under its 0.3 s
+        return tcp_call(lab.endpoints["tcp_open"])()
+
+    report = run_checks(
+        [
+            spec("x", slow_then_fast, retries=1, timeout_s=0.1),
+            *(spec(f"slow{i}", slow, timeout_s=0.1, index=2 + i) for i in range(4)),
+        ],
+        file="f",
+        concurrency=2,
+    )
+    x, *others = report.checks
+    assert x.ok and x.flaky and x.attempts == 2, x.error
+    assert all(c.ok and c.attempts == 1 for c in others)
+    assert report.summary.total == 5 and report.ok
+
+
 def test_at_most_concurrency_checks_at_once(lab: Lab) -> None:
     lock = threading.Lock()
     running = [0]

@@ -14,6 +14,10 @@ probes (:attr:`netdiag.checks.spec.CheckSpec.run`), into one
   (kind ``error``, the exception in the message), retried like any failure. So does a
   :class:`~netdiag.checks.spec.SpecError` that a check's options raise only when it runs
   (a dns ``server`` named by a name that does not resolve), with its own message.
+- **A probe that does not end** past its own bounds (:attr:`CheckSpec.bound_s`, its timeouts
+  added up, plus :data:`WATCHDOG_SLACK_S`) is a bug too: the check stops waiting for it and
+  that attempt becomes an ``error`` saying so, retried like any failure; its thread is left
+  to end on its own (a daemon) and another takes its place. So a run always ends.
 - **Ctrl-C**: nothing more is started; the checks that finished are reported, a check whose
   retry was pending keeps its last (failed) attempt, the others are *not run* (``attempts``
   0, no report, error kind ``interrupted``), and the report is ``interrupted`` (exit 130).
@@ -45,6 +49,8 @@ so 32 keeps 1,000 checks of 50 ms within about 2 s; each check's probe may hold 
 of its own (a tcp check with ``count`` connects them one after another), so 32 stays far below
 the usual open-file limit of 1,024."""
 MAX_CONCURRENCY = 1024
+WATCHDOG_SLACK_S = 5.0
+"""Added to a check's own bound before the runner gives up on an attempt."""
 BACKOFF_FIRST_S = 0.2
 """The wait before the first retry; it doubles before each further one."""
 
@@ -71,6 +77,9 @@ class _State:
     error: ProbeError | None = None
     """The last attempt's error: its report's, or the exception a buggy probe raised."""
     result: CheckResult | None = None
+    running: int = 0
+    """The attempt now running (its launch number), 0 for none: a late answer from an
+    attempt given up on is not this one's."""
 
 
 def _attempt(spec: CheckSpec) -> tuple[AnyReport | None, ProbeError | None]:
@@ -129,8 +138,9 @@ def _not_run(spec: CheckSpec, started_at: str) -> CheckResult:
     )
 
 
-_Job = tuple[int, CheckSpec]
-_Done = tuple[int, AnyReport | None, ProbeError | None]
+_Job = tuple[int, int, CheckSpec]
+"""(check index, launch number, check)"""
+_Done = tuple[int, int, AnyReport | None, ProbeError | None]
 
 
 def _worker(jobs: queue.SimpleQueue[_Job | None], done: queue.SimpleQueue[_Done]) -> None:
@@ -138,9 +148,17 @@ def _worker(jobs: queue.SimpleQueue[_Job | None], done: queue.SimpleQueue[_Done]
         job = jobs.get()
         if job is None:
             return
-        index, spec = job
+        index, launch, spec = job
         report, error = _attempt(spec)
-        done.put((index, report, error))
+        done.put((index, launch, report, error))
+
+
+def _abandoned(spec: CheckSpec, bound_s: float) -> ProbeError:
+    return ProbeError(
+        ErrorKind.ERROR,
+        f"the {spec.type} probe did not end within {bound_s:g} s, past its own timeouts, and "
+        "was abandoned; this is a bug in netdiag",
+    )
 
 
 class _Run:
@@ -157,6 +175,8 @@ class _Run:
         """The next check that has not started yet (checks start in the file's order)."""
         self.retries: list[tuple[int, int]] = []
         """(ready at, in now_ns; index): failed checks waiting for their backoff."""
+        self.deadlines: list[tuple[int, int, int]] = []
+        """(give up at, in now_ns; index; launch): the attempts running."""
         self.running = 0
         self.finished = 0
         self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -169,7 +189,10 @@ class _Run:
             state.started_at = utc_now_iso()
             state.start_ns = now_ns()
         state.launched += 1
+        state.running = state.launched
         self.running += 1
+        bound_ns = int((state.spec.bound_s + WATCHDOG_SLACK_S) * 1e9)
+        heapq.heappush(self.deadlines, (now_ns() + bound_ns, index, state.launched))
         if self.workers < min(self.concurrency, len(self.states)):
             self.workers += 1
             threading.Thread(
@@ -178,7 +201,7 @@ class _Run:
                 name=f"netdiag-check-{self.workers}",
                 daemon=True,
             ).start()
-        self.jobs.put((index, state.spec))
+        self.jobs.put((index, state.launched, state.spec))
 
     def _start_what_can(self) -> None:
         now = now_ns()
@@ -191,9 +214,14 @@ class _Run:
             else:
                 return
 
-    def _collect(self, index: int, report: AnyReport | None, error: ProbeError | None) -> None:
-        self.running -= 1
+    def _collect(
+        self, index: int, launch: int, report: AnyReport | None, error: ProbeError | None
+    ) -> None:
         state = self.states[index]
+        if launch != state.running:
+            return  # an attempt given up on (:meth:`_give_up`) ended after all: too late
+        state.running = 0
+        self.running -= 1
         state.report, state.error = report, error
         state.attempts += 1
         spec = state.spec
@@ -206,21 +234,35 @@ class _Run:
         if self.on_done is not None:
             self.on_done(result)
 
+    def _give_up(self) -> None:
+        """Attempts past their deadline end as errors; their threads no longer count."""
+        now = now_ns()
+        while self.deadlines and self.deadlines[0][0] <= now:
+            _, index, launch = heapq.heappop(self.deadlines)
+            state = self.states[index]
+            if state.running != launch:
+                continue  # it ended in time
+            self.workers -= 1  # that thread is stuck: another may start in its place
+            bound = state.spec.bound_s + WATCHDOG_SLACK_S
+            self._collect(index, launch, None, _abandoned(state.spec, bound))
+
     def loop(self) -> None:
         """Run every check to its end (KeyboardInterrupt reaches the caller at once)."""
         while self.finished < len(self.states):
+            self._give_up()
             self._start_what_can()
-            wait: float | None = None
+            wakes = [self.deadlines[0][0]] if self.deadlines else []
             if self.retries:
-                wait = max(0.0, (self.retries[0][0] - now_ns()) / 1e9)
-                if self.running == 0:  # nothing to collect: sleep out the backoff
-                    threading.Event().wait(wait)
-                    continue
+                wakes.append(self.retries[0][0])
+            wait = max(0.0, (min(wakes) - now_ns()) / 1e9) if wakes else None
+            if self.running == 0 and wait is not None:  # nothing to collect: sleep till then
+                threading.Event().wait(wait)
+                continue
             try:
-                index, report, error = self.done.get(timeout=wait)
+                index, launch, report, error = self.done.get(timeout=wait)
             except queue.Empty:
                 continue
-            self._collect(index, report, error)
+            self._collect(index, launch, report, error)
 
     def stop(self) -> None:
         """No more jobs: workers end after their current check (they are daemons, so an

@@ -86,6 +86,13 @@ class CheckSpec:
     options: dict[str, Any] = field(default_factory=dict, compare=False)
     """The command's parameters as the check runs them (every one, defaults included), by
     the command function's names: what the command's ``prepare`` was given."""
+    types: tuple[str, ...] = ()
+    """dns: the record types (positional on the command line)."""
+
+    @property
+    def bound_s(self) -> float:
+        """How long one attempt may take by its own timeouts (:func:`attempt_bound_s`)."""
+        return attempt_bound_s(self.type, self.options, self.types, self.timeout_s)
 
 
 # What a [[check]] table cannot carry, with why; by type ("*": every type).
@@ -370,7 +377,31 @@ def _one(index: int, table: dict[str, Any], defaults: dict[str, Any]) -> CheckSp
         timeout_s=timeout,
         run=_guarded(call, _label(index, table)),
         options=kwargs,
+        types=tuple(target_value[1:]) if type_ == "dns" else (),
     )
+
+
+MAX_BOUND_S = 600.0
+"""No attempt is given longer than this by :func:`attempt_bound_s`."""
+
+
+def attempt_bound_s(
+    type_: str, options: dict[str, Any], types: Sequence[str], timeout_s: float
+) -> float:
+    """How long one run of a probe may take, by its own bounds: ``timeout_s`` for each step
+    (a name's lookup, each attempt, each query, each redirect) and the waits between
+    attempts, plus 1 s; a trace has its own. At most :data:`MAX_BOUND_S`. What waits for a
+    probe (``netdiag serve``'s request, ``netdiag check``'s watchdog) waits this long."""
+    if type_ == "dns" and options.get("do_trace"):
+        return min(float(options.get("trace_timeout") or 15 * timeout_s) + 1.0, MAX_BOUND_S)
+    attempts = int(options.get("count", 1) or 1) if type_ in ("tcp", "ping") else 1
+    steps = attempts + 1  # the attempts, and the lookup of a name before them
+    if type_ == "dns":
+        steps = (int(options.get("retries", 0) or 0) + 1) * max(len(types), 1) + 1
+    if type_ == "http" and options.get("follow"):
+        steps *= int(options.get("max_redirects", 10)) + 1
+    interval = float(options.get("interval", 0.0) or 0.0)
+    return min(steps * timeout_s + (attempts - 1) * interval + 1.0, MAX_BOUND_S)
 
 
 def _options(cmd: _Command, merged: dict[str, Any]) -> tuple[dict[str, Any], dict[str | None, str]]:

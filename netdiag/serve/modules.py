@@ -74,19 +74,12 @@ def probe_timeout(module: ModuleSpec, scrape_s: float | None) -> float:
 
 def wait_bound(module: ModuleSpec, timeout_s: float, scrape_s: float | None) -> float:
     """How long a request waits for its probe before it answers a failure: the scrape's
-    budget when Prometheus sent one, else a bound from the module (its timeout for each
-    attempt and the waits between them). The probe itself is bounded by ``timeout_s`` per
-    step and keeps its --max-concurrent slot until it ends."""
+    budget when Prometheus sent one, else the module's own bound
+    (:func:`netdiag.checks.spec.attempt_bound_s`: its timeout for each step and the waits
+    between attempts). The probe itself is bounded by ``timeout_s`` per step and keeps its
+    --max-concurrent slot until it ends."""
     if scrape_s is not None:
         return max(scrape_s - TIMEOUT_MARGIN_S, timeout_s)
-    o = module.options
-    if module.type == "dns" and o.get("do_trace"):
-        return min(float(o.get("trace_timeout") or 15 * timeout_s) + 1.0, 600.0)
-    attempts = int(o.get("count", 1) or 1)
-    steps = attempts
-    if module.type == "dns":
-        steps = (int(o.get("retries", 0) or 0) + 1) * max(len(module.types), 1)
-    if module.type == "http" and o.get("follow"):
-        steps *= int(o.get("max_redirects", 10)) + 1
-    interval = float(o.get("interval", 0.0) or 0.0)
-    return min(steps * timeout_s + (attempts - 1) * interval + 1.0, 600.0)
+    from netdiag.checks.spec import attempt_bound_s
+
+    return attempt_bound_s(module.type, module.options, module.types, timeout_s)
