@@ -125,6 +125,65 @@ def test_expired_details(tls):
     assert "1 day ago" in doc["error"]["message"]
 
 
+def _report(lab, case):
+    from pathlib import Path
+
+    from netdiag.commands.tls import prepare
+
+    return prepare(
+        target=lab.endpoints[f"tls_{case}"],
+        sni=lab.tls_names[f"tls_{case}"],
+        no_sni=False,
+        ca_file=Path(lab.files["tls_ca_file"]),
+        min_days=None,
+        warn_days=30,
+        alpn=None,
+        starttls=None,
+        timeout=3.0,
+        ipv4=False,
+        ipv6=False,
+        pem=False,
+    )()
+
+
+def _drawn(report, width):
+    import io
+
+    from rich.console import Console
+
+    from netdiag.views.tls import tls_view
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=width)
+    for item in tls_view(report):  # as netdiag's output prints a view: an item a line
+        console.print(item)
+    return re.sub(r"\x1b\[[0-9;]*m", "", buf.getvalue())
+
+
+@pytest.mark.parametrize("width", [80, 60, 200])
+def test_fingerprint_folds_between_bytes_only(lab, width):
+    report = _report(lab, "good")
+    text = _drawn(report, width)
+    fp = report.chain[0].sha256
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("sha256 "))
+    if width >= 110:
+        assert lines[at].strip() == f"sha256 {fp}"
+    else:
+        assert lines[at].strip() == "sha256 " + fp[: 16 * 3]  # 16 bytes, ending with ':'
+        assert lines[at + 1].strip() == fp[16 * 3 :]
+    assert all(len(line) <= width for line in lines if "sha256" in line)
+
+
+def test_first_to_expire_says_expired(tls, lab):
+    text = _drawn(_report(lab, "expired"), 100)
+    line = next(x for x in text.splitlines() if x.startswith("first to expire"))
+    assert re.fullmatch(r"first to expire: certificate 0, expired on \S+Z, 1 day ago", line)
+    good = _drawn(_report(lab, "good"), 100)
+    line = next(x for x in good.splitlines() if x.startswith("first to expire"))
+    assert re.fullmatch(r"first to expire: certificate \d, on \S+Z \(\d+ days left\)", line)
+
+
 def test_self_signed_flag(tls):
     doc = tls("self_signed").json()
     assert doc["chain"][0]["self_signed"] is True

@@ -15,6 +15,7 @@ from netdiag.views.common import (
     WARN_STYLE,
     closing,
     error_text,
+    fit,
     fmt_ms,
 )
 
@@ -35,7 +36,7 @@ def _days_style(days_left: int, r: TlsReport) -> str:
     return WARN_STYLE if days_left < r.warn_days else OK_STYLE
 
 
-def _cert_lines(c: CertInfo, r: TlsReport) -> list[Text]:
+def _cert_lines(c: CertInfo, r: TlsReport) -> list[RenderableType]:
     head = Text(f"{c.position}  ", style="bold")
     head.append(c.subject, style="bold")
     tags = []
@@ -52,15 +53,27 @@ def _cert_lines(c: CertInfo, r: TlsReport) -> list[Text]:
     validity = Text(f"   valid {c.not_before} .. {c.not_after}, ")
     validity.append_text(days)
     key = f"{c.key_type} {c.key_size or ''}{f' ({c.key_curve})' if c.key_curve else ''}".strip()
-    lines = [head, Text(f"   issuer {c.issuer}", style=DIM_STYLE), validity]
+    lines: list[RenderableType] = [head, Text(f"   issuer {c.issuer}", style=DIM_STYLE), validity]
     names = [*c.san_dns, *c.san_ip]
     if names:
         lines.append(Text(f"   names {', '.join(names)}"))
     lines.append(
         Text(f"   key {key}, signed {c.signature_algorithm}, serial {c.serial}", style=DIM_STYLE)
     )
-    lines.append(Text(f"   sha256 {c.sha256}", style=DIM_STYLE))
+    lines.append(_fingerprint(c.sha256))
     return lines
+
+
+def _fingerprint(sha256: str, per_line: int = 16) -> RenderableType:
+    """``   sha256 AB:CD:...`` on one line where it fits, else folded between bytes (16 to a
+    line), never inside one."""
+    parts = sha256.split(":")
+    rows = [":".join(parts[i : i + per_line]) for i in range(0, len(parts), per_line)]
+    narrow = "\n".join(
+        ("   sha256 " if i == 0 else " " * 10) + row + (":" if i < len(rows) - 1 else "")
+        for i, row in enumerate(rows)
+    )
+    return fit(Text(f"   sha256 {sha256}", style=DIM_STYLE), Text(narrow, style=DIM_STYLE))
 
 
 def _trust_lines(r: TlsReport) -> list[Text]:
@@ -140,12 +153,12 @@ def _chain_lines(r: TlsReport, show_pem: bool) -> list[RenderableType]:
     out.extend(_trust_lines(r))
     if r.earliest_expiry is not None:
         e = r.earliest_expiry
-        out.append(
-            Text(
-                f"first to expire: certificate {e.position} on {e.not_after} ({e.days_left} days)",
-                style=DIM_STYLE,
-            )
-        )
+        if e.days_left < 0:
+            ago = -e.days_left
+            when = f"expired on {e.not_after}, {ago} day{'s' if ago != 1 else ''} ago"
+        else:
+            when = f"on {e.not_after} ({e.days_left} day{'s' if e.days_left != 1 else ''} left)"
+        out.append(Text(f"first to expire: certificate {e.position}, {when}", style=DIM_STYLE))
     return out
 
 
