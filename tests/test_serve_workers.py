@@ -182,6 +182,32 @@ def test_a_worker_that_dies_stops_the_exporter(lab: Lab) -> None:
             assert not Path(f"/proc/{pid}").exists(), f"worker {pid} left behind"
 
 
+def _gone(pid: int) -> bool:
+    """Ended: no such process, or a zombie that nobody has reaped yet (an orphan's parent is
+    init, or a subreaper, which may not reap at once)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_workers_remove_the_directory_when_the_supervisor_is_killed(
+    lab: Lab, tmp_path: Path
+) -> None:
+    with serve("--workers", str(WORKERS), tmp=tmp_path) as s:
+        assert s.probe(lab.endpoints["tcp_open"], "tcp_connect")[0] == 200
+        workers = s.children()
+        [shared] = list(tmp_path.glob("netdiag-serve-*"))
+        assert any(shared.iterdir())
+        s.proc.kill()  # the supervisor this test started, by its pid: it cannot clean up
+        s.proc.wait(15)
+        deadline = time.monotonic() + 15
+        while not all(_gone(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(_gone(pid) for pid in workers), "a worker outlived its supervisor"
+        assert not shared.exists(), sorted(p.name for p in shared.iterdir())
+
+
 def test_workers_1_is_one_process(lab: Lab) -> None:
     with serve("--workers", "1") as s:
         assert s.children() == set()

@@ -13,7 +13,8 @@
 - SIGTERM or SIGINT to the supervisor stops every worker (each by its pid, SIGKILL after
   :data:`STOP_GRACE_S`) and exits 143 or 130. A worker that dies on its own (killed, out of
   memory) stops the others and the supervisor exits 1. A worker whose supervisor dies gets
-  SIGTERM (``PR_SET_PDEATHSIG``), so no worker outlives it.
+  SIGTERM (``PR_SET_PDEATHSIG``), so no worker outlives it; the workers then remove the
+  private directory themselves, each its own files and the last one the directory.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import contextlib
 import ctypes
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import socket
@@ -116,7 +118,22 @@ def _worker(
         await serve(exporter, stop)
 
     asyncio.run(main())
+    if os.getppid() != parent:  # the supervisor is gone without cleaning up (SIGKILL)
+        _leave(shared_dir)
     return 0
+
+
+def _leave(shared_dir: str) -> None:
+    """An orphaned worker's last act: remove its own files from the shared directory (its
+    metrics, ``*_PID.db``, and its recent probes, ``recent_PID.ring``), then the directory
+    if that left it empty: the last worker to go removes it."""
+    own = re.compile(rf"(?:^|_){os.getpid()}\.(?:db|ring)$")
+    with contextlib.suppress(OSError):
+        for name in os.listdir(shared_dir):
+            if own.search(name):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(shared_dir, name))
+        os.rmdir(shared_dir)
 
 
 def supervise(
