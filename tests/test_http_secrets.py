@@ -299,6 +299,17 @@ def test_redact_userinfo_in(value, shown):
     assert redact_userinfo_in(shown) == shown
 
 
+@pytest.mark.parametrize("value", ["a" * 200_000 + "@", "//" * 100_000 + "@", "a:" * 100_000 + "@"])
+def test_redact_userinfo_in_is_linear_on_hostile_values(value):
+    import time
+
+    from netdiag.targets import redact_userinfo_in
+
+    started = time.process_time()
+    redact_userinfo_in(value)
+    assert time.process_time() - started < 0.5  # a quadratic search took minutes here
+
+
 def test_password_not_in_errors(cli, lab):
     r = cli("http", f"http://u:{ENCODED}@127.0.0.1:0/")
     assert r.code == 2 and "port '0'" in r.err and ENCODED not in r.err

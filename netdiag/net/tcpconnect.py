@@ -115,6 +115,10 @@ def check_deadline(deadline_ns: int) -> None:
         raise TimeoutError
 
 
+MAX_WAIT_S = 86_400.0
+"""The longest single wait (poll(2) takes at most 2**31 - 1 ms); every timeout is far less."""
+
+
 class Waiter:
     """Waits for one socket to become readable (or writable): a ``poll(2)`` set of one.
 
@@ -135,7 +139,7 @@ class Waiter:
     def wait(self, timeout_s: float) -> bool:
         """Whether the socket became ready (or failed: the next call on it says how) within
         ``timeout_s`` (0 or less: only look)."""
-        timeout_s = max(0.0, timeout_s)
+        timeout_s = min(max(0.0, timeout_s), MAX_WAIT_S)
         if self._poll is not None:
             # Milliseconds, rounded up by CPython: never a wake-up just before the deadline.
             return bool(self._poll.poll(timeout_s * 1000))
