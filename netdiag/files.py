@@ -1,5 +1,5 @@
 """Reading the files a user names (``ping -f``, ``--root-hints``, ``--ca-file``, ``http -d
-@FILE``), bounded in size.
+@FILE``, and standard input for ``http -d @-``), bounded in size.
 
 A file named on the command line may be anything: ``/dev/zero``, ``/dev/urandom``, a
 terminal, a pipe that never ends. Regular files are checked against the limit before they are
@@ -38,6 +38,22 @@ def read_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
     except OSError as exc:
         raise FileError(f"{name}: {exc.strerror or exc}") from None
     try:
+        return _read_fd(fd, name, limit)
+    finally:
+        os.close(fd)
+
+
+def read_stdin_bounded(limit: int) -> bytes:
+    """Standard input (``http -d @-``), at most ``limit`` bytes, or :class:`FileError`: a
+    file or a pipe, as :func:`read_bounded` takes; a terminal or ``/dev/null`` is refused
+    rather than read (typing a body, or a closed input, is not what ``@-`` is for)."""
+    if os.isatty(0):
+        raise FileError("standard input is a terminal: pipe the body in, or name a file")
+    return _read_fd(0, "standard input", limit)
+
+
+def _read_fd(fd: int, name: str, limit: int) -> bytes:
+    try:
         st = os.fstat(fd)
         mode = st.st_mode
         if stat.S_ISDIR(mode):
@@ -65,8 +81,6 @@ def read_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
         return b"".join(chunks)
     except OSError as exc:
         raise FileError(f"{name}: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
 
 
 def read_text_bounded(path: str | os.PathLike[str], limit: int = MAX_LIST_BYTES) -> str:

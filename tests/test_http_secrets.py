@@ -43,6 +43,55 @@ def test_body_file_over_the_limit_is_refused(cli, tmp_path):
     _one_line_usage_error(r, "-d @", "more than the limit of 64 MiB")
 
 
+def _http_with_stdin(stdin, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netdiag", "http", *args],
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_body_from_standard_input(lab, tmp_path):
+    body = "line one\nline two\n"  # sent as it is, newlines kept (curl's --data-binary)
+    piped = subprocess.run(
+        [sys.executable, "-m", "netdiag", "http", lab.urls["http"] + "/echo", "-d", "@-", "--body"],
+        input=body,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert f"POST {len(body)} bytes" in piped.stdout and "line two" in piped.stdout
+    file = tmp_path / "body.txt"
+    file.write_text(body)
+    with file.open("rb") as f:  # a redirect (< FILE) is a regular file
+        redirected = _http_with_stdin(f, lab.urls["http"] + "/echo", "-d", "@-", "--body")
+    assert redirected.returncode == 0 and f"POST {len(body)} bytes" in redirected.stdout
+    big = tmp_path / "big.bin"
+    with big.open("wb") as f:
+        f.truncate(MAX_BODY_BYTES + 1)
+    with big.open("rb") as f:
+        r = _http_with_stdin(f, "http://127.0.0.1:9/", "-d", "@-")
+    assert r.returncode == 2 and "-d @-: standard input" in r.stderr and "64 MiB" in r.stderr
+    nothing = _http_with_stdin(subprocess.DEVNULL, "http://127.0.0.1:9/", "-d", "@-")
+    assert nothing.returncode == 2 and "not a regular file or a pipe" in nothing.stderr
+    assert len(nothing.stderr.strip().splitlines()) == 1 and "Traceback" not in nothing.stderr
+
+
+def test_body_from_a_terminal_is_refused(lab):
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        r = _http_with_stdin(follower, "http://127.0.0.1:9/", "-d", "@-")
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert r.returncode == 2 and "standard input is a terminal" in r.stderr
+
+
 @pytest.mark.parametrize("command", ["http", "tls"])
 def test_ca_file_over_the_limit_is_refused(cli, tmp_path, command):
     big = tmp_path / "big.pem"

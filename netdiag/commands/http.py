@@ -99,7 +99,7 @@ def command(
             "-d",
             "--data",
             metavar="DATA",
-            help="Send DATA as the body (@FILE reads a file, at most 64 MiB).",
+            help="Send DATA as the body (@FILE reads a file, @- standard input; at most 64 MiB).",
         ),
     ] = None,
     head: Annotated[bool, typer.Option("--head", "-I", help="Send HEAD instead of GET.")] = False,
@@ -315,17 +315,20 @@ def _headers(texts: list[str]) -> list[tuple[str, str]]:
 
 
 def _payload(data: str | None) -> bytes | None:
-    """The body of ``-d DATA``: DATA itself, or the file of ``-d @FILE`` (bounded)."""
+    """The body of ``-d DATA``: DATA itself, the file of ``-d @FILE``, or standard input for
+    ``-d @-`` (bounded; as they are, newlines kept, as curl's --data-binary sends them)."""
     if data is None:
         return None
     if not data.startswith("@"):
         return data.encode()
-    from netdiag.files import MAX_BODY_BYTES, FileError, read_bounded
+    from netdiag.files import MAX_BODY_BYTES, FileError, read_bounded, read_stdin_bounded
 
     try:
+        if data == "@-":
+            return read_stdin_bounded(MAX_BODY_BYTES)
         return read_bounded(data[1:], MAX_BODY_BYTES)
     except FileError as exc:
-        raise usage_error(f"-d @{exc}", param="data") from None
+        raise usage_error(f"-d @{exc}" if data != "@-" else f"-d @-: {exc}", param="data") from None
 
 
 def _rules(
