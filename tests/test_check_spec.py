@@ -59,6 +59,11 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- errors: one line, the check and the key --------------------------------------------------
 
 ERRORS = [
+    # a body from standard input is for the command line
+    (
+        check('target = "http://127.0.0.1/"\ndata = "@-"', type_="http"),
+        "check 'c' (#1): data: \"@-\" (standard input) is for the command line",
+    ),
     # unknown option, with a "did you mean"
     (check(TCP + "cont = 1"), "check 'c' (#1): cont: unknown option (did you mean 'count'?)"),
     (check(TCP + "zzz = 1"), "check 'c' (#1): zzz: unknown option"),

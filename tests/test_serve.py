@@ -529,6 +529,7 @@ def test_connections_are_bounded() -> None:
         ({"name": "a", "type": "tcp", "count": 0}, "module 'a' (#1): count:"),
         ({"name": "a", "type": "tcp", "retries": 1}, "retries: not in a module"),
         ({"name": "a", "type": "http", "head": True, "data": "x"}, "head: --head sends no body"),
+        ({"name": "a", "type": "http", "data": "@-"}, 'data: "@-" (standard input) is for'),
         ({"name": "a b", "type": "tcp"}, "name: 'a b': letters"),
         ({"name": "a", "type": "tls", "max_ms": 3}, "max_ms: not a tls option"),
         ({"name": "a", "type": "http", "ca_file": "/nonexistent/ca.pem"}, "ca_file: --ca-file"),

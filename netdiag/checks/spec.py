@@ -283,6 +283,13 @@ def _check_keys(cmd: _Command, table: dict[str, Any]) -> None:
         raise _Bad(f"unknown option{_suggest(key, known)}", key)
 
 
+def _no_stdin(merged: dict[str, Any]) -> None:
+    """``data = "@-"`` (http's body from standard input) is for a command line: a file of
+    checks or modules is read once and run many times, with no input to read from."""
+    if merged.get("data") == "@-":
+        raise _Bad('"@-" (standard input) is for the command line: name a file, "@PATH"', "data")
+
+
 def _string_list(key: str, value: object, *, single: bool = True) -> list[str]:
     """A string, or a list of strings (``single``: a lone string is allowed)."""
     if single and isinstance(value, str):
@@ -349,6 +356,7 @@ def _one(index: int, table: dict[str, Any], defaults: dict[str, Any]) -> CheckSp
     merged = {k: v for k, v in defaults.items() if k in cmd.keys or k == "retries"}
     merged.update(table)
     _check_keys(cmd, table)
+    _no_stdin(merged)
     tags = tuple(_string_list("tags", merged.get("tags", []), single=False))
     retries = merged.get("retries", 0)
     if not _fits("int", retries) or not 0 <= retries <= MAX_RETRIES:
@@ -658,6 +666,7 @@ def _module(table: dict[str, Any], defaults: dict[str, Any]) -> ModuleSpec:
         if key in _NOT_IN_MODULES and (key != "file" or type_ == "ping"):
             raise _Bad(f"not in a module: {_NOT_IN_MODULES[key]}", key)
     _check_keys(cmd, {k: v for k, v in table.items() if k != "target"})
+    _no_stdin(merged)
     types: tuple[str, ...] = ()
     if type_ == "dns":
         types = tuple(_string_list("types", merged.get("types", [])))
