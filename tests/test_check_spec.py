@@ -171,7 +171,8 @@ ERRORS = [
     (check(TCP + "tags = [1]"), "check 'c' (#1): tags: takes an array of strings"),
     # [defaults]
     ("[defaults]\ntimout = 1\n" + check(TCP), "[defaults] timout: unknown option (did you mean"),
-    ('[defaults]\nport = "x"\n' + check(TCP), "[defaults] port: takes an integer, not a string"),
+    ('[defaults]\ncount = "x"\n' + check(TCP), "[defaults] count: takes an integer, not a string"),
+    ("[defaults]\nport = 53\n" + check(TCP), "[defaults] port: tcp, dns and sockets each mean"),
     ("[defaults]\nname = 'x'\n" + check(TCP), "[defaults] name: is set per check"),
     ("[defaults]\njson = true\n" + check(TCP), "[defaults] json: not for a check file"),
     ("[defaults]\nretries = -2\n" + check(TCP), "[defaults] retries: takes an integer from 0"),
@@ -270,8 +271,8 @@ def test_only_does_not_skip_validation() -> None:
 
 def test_defaults_apply_to_every_check_that_has_the_option() -> None:
     text = (
-        "[defaults]\ntimeout = 3\ncount = 1\nmax_ms = 500\nretries = 2\nport = 8080\n"
-        + check('target = "127.0.0.1"', name="t")
+        "[defaults]\ntimeout = 3\ncount = 1\nmax_ms = 500\nretries = 2\n"
+        + check('target = "127.0.0.1"\nport = 8080', name="t")
         + check('target = "127.0.0.1"\ntimeout = 7\nretries = 0', name="h", type_="http")
         + check('target = "a.test"', name="d", type_="dns")
         + check("", name="s", type_="sockets")
@@ -280,8 +281,8 @@ def test_defaults_apply_to_every_check_that_has_the_option() -> None:
     assert (t.timeout_s, t.retries, t.options["count"], t.options["port"]) == (3.0, 2, 1, 8080)
     assert "max_ms" not in t.options  # not a tcp option: not applied
     assert (h.timeout_s, h.retries, h.options["max_ms"]) == (7.0, 0, 500.0)  # the check wins
-    assert (d.options["port"], d.options["timeout"]) == (8080, 3.0)  # dns: the servers' port
-    assert (s.timeout_s, s.retries, s.options["port"]) == (spec.SOCKETS_TIMEOUT_S, 2, 8080)
+    assert (d.options["port"], d.options["timeout"]) == (53, 3.0)  # port: never from [defaults]
+    assert (s.timeout_s, s.retries, s.options["port"]) == (spec.SOCKETS_TIMEOUT_S, 2, None)
 
 
 def test_without_a_timeout_a_check_has_its_commands_default() -> None:

@@ -455,6 +455,13 @@ def _read(path: str) -> dict[str, Any]:
         raise SpecError(f"{path}: not a TOML file: {exc}") from None
 
 
+_NOT_IN_DEFAULTS = {
+    "port": "tcp, dns and sockets each mean something else by it (the targets' port, the "
+    "servers' port, a filter): set it in the checks or modules it is for",
+}
+"""Options that [defaults] cannot hold, with why."""
+
+
 def _defaults(doc: dict[str, Any]) -> dict[str, Any]:
     """``[defaults]``: every key an option of some type (or ``retries``), of a kind that
     option takes."""
@@ -474,6 +481,8 @@ def _defaults(doc: dict[str, Any]) -> dict[str, Any]:
             continue
         if key in RESERVED or key == "types":
             raise SpecError(f"[defaults] {key}: is set per check, not in [defaults]")
+        if key in _NOT_IN_DEFAULTS:
+            raise SpecError(f"[defaults] {key}: {_NOT_IN_DEFAULTS[key]}")
         if key not in every:
             refused = [t for t in TYPES if key in _command(t).refused]
             if refused:
@@ -776,7 +785,8 @@ EXAMPLE = """\
 # without a long name go by the command's name for them: ipv4 (-4), ipv6 (-6), reverse
 # (dns -x). Numbers are TOML numbers, flags true or false, repeatable options an array.
 
-# Applied to every check whose command has the option, unless the check sets it.
+# Applied to every check whose command has the option, unless the check sets it (not port:
+# tcp, dns and sockets each read it differently).
 [defaults]
 timeout = 2           # seconds, each command's --timeout
 count = 1             # tcp and ping: one attempt per target is enough for a check
