@@ -17,9 +17,10 @@ every run's time). A probe's latency is from its request's first byte sent to it
 last byte received. Every answer is read: a probe counts only when the answer is a 200 with
 ``probe_success 1``; anything else is counted and shown. The exporters take turns run by run,
 so that other work on the machine falls on both; each one's best run (by probes per second)
-is shown, with the CPU time per probe of the exporter and of the client (this process: when
-it nears a whole core, the figures are the client's), and ``idle p50``: the median latency of
-``--idle`` probes sent one at a time.
+is shown, with the CPU time per probe of the exporter (all of it, and ``user``: its user
+time, where the exporters differ; the kernel's share is about the same for both) and of the
+client (this process: when it nears a whole core, the figures are the client's), and ``idle
+p50``: the median latency of ``--idle`` probes sent one at a time.
 
 Goal: for each module, netdiag's probes per second at least blackbox_exporter's, and its p50
 latency no more than 1 ms above blackbox_exporter's. Without ``prometheus-blackbox-exporter``
@@ -193,16 +194,19 @@ def _tail(path: str, n: int = 2000) -> str:
         return ""
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, its reaped children and its live children
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU time of a process, its reaped children and its live children
     (netdiag serve's worker processes), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    user = int(fields[11]) + int(fields[13])  # utime cutime
+    system = int(fields[12]) + int(fields[14])  # stime cstime
     for child in _children(pid):
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += sum(int(f) for f in fields[11:13])  # utime stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+            user += int(fields[11])
+            system += int(fields[12])
+    hz = os.sysconf("SC_CLK_TCK")
+    return user / hz, system / hz
 
 
 def _children(pid: int) -> list[int]:
@@ -222,7 +226,8 @@ class Run:
     seconds: float
     latencies_ms: list[float]
     outcomes: Counter[str] = field(default_factory=Counter)
-    cpu_s: float = 0.0  # the exporter's
+    cpu_s: float = 0.0  # the exporter's, user + system
+    user_s: float = 0.0  # the exporter's user time: where the two exporters differ
     client_cpu_s: float = 0.0  # this process's, sending the load
     idle_p50_ms: float = float("nan")  # one probe at a time
 
@@ -346,9 +351,11 @@ class Exporter:
 
 def one_run(e: Exporter, kind: str, requests: int, concurrency: int) -> Run:
     query = urllib.parse.urlencode({"target": e.module_targets[kind], "module": MODULES[kind]})
-    cpu0 = cpu_seconds(e.pid)
+    user0, system0 = cpu_seconds(e.pid)
     run = asyncio.run(load(e.port, f"/probe?{query}", requests, concurrency, 120))
-    run.cpu_s = cpu_seconds(e.pid) - cpu0
+    user1, system1 = cpu_seconds(e.pid)
+    run.user_s = user1 - user0
+    run.cpu_s = run.user_s + system1 - system0
     return run
 
 
@@ -397,6 +404,7 @@ def report(results: dict[str, dict[str, Run]], have_blackbox: bool) -> bool:
         "p99 ms",
         "idle p50 ms",
         "CPU ms/probe",
+        "user",
         "client",
         "answers",
     )
@@ -406,6 +414,7 @@ def report(results: dict[str, dict[str, Run]], have_blackbox: bool) -> bool:
     for kind, by in results.items():
         for who, run in by.items():
             cpu = run.cpu_s * 1000 / run.ok if run.ok else float("nan")
+            user = run.user_s * 1000 / run.ok if run.ok else float("nan")
             rows.append(
                 (
                     MODULES[kind],
@@ -415,6 +424,7 @@ def report(results: dict[str, dict[str, Run]], have_blackbox: bool) -> bool:
                     f"{run.pct(99):.2f}",
                     f"{run.idle_p50_ms:.2f}",
                     f"{cpu:.2f}",
+                    f"{user:.2f}",
                     f"{run.client_cpu_s * 1000 / max(1, run.requests):.2f}",
                     describe(run),
                 )
@@ -437,7 +447,7 @@ def report(results: dict[str, dict[str, Run]], have_blackbox: bool) -> bool:
         cells = zip(row, widths, strict=True)
         print(
             "  "
-            + "  ".join(c.rjust(w) if 2 <= i <= 7 else c.ljust(w) for i, (c, w) in enumerate(cells))
+            + "  ".join(c.rjust(w) if 2 <= i <= 8 else c.ljust(w) for i, (c, w) in enumerate(cells))
         )
     if verdicts:
         print("\nnetdiag vs blackbox_exporter")
