@@ -226,6 +226,60 @@ def test_a_late_answer_from_an_abandoned_attempt_is_ignored(
     assert report.summary.total == 5 and report.ok
 
 
+def test_a_run_whose_last_attempt_is_abandoned_ends(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import netdiag.checks.runner as runner
+
+    monkeypatch.setattr(runner, "WATCHDOG_SLACK_S", 0.0)  # give up after 1.2 s
+    release = threading.Event()
+
+    def hangs() -> TcpReport:
+        release.wait(30)
+        return tcp_call(lab.endpoints["tcp_open"])()
+
+    started = time.monotonic()
+    try:
+        report = run_checks([spec("hung", hangs, timeout_s=0.1)], file="f")
+    finally:
+        release.set()
+    took = time.monotonic() - started
+    assert took < 5, took  # not until the stuck thread ends on its own
+    (hung,) = report.checks
+    assert hung.error is not None and "was abandoned" in hung.error.message
+
+
+def test_an_answer_in_before_its_deadline_is_not_abandoned(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import netdiag.checks.runner as runner
+
+    monkeypatch.setattr(runner, "WATCHDOG_SLACK_S", 0.0)  # give up after 1.2 s
+    held: list[str] = []
+
+    def on_done(result: CheckResult) -> None:  # an output slow to take the first line
+        if not held:
+            held.append(result.name)
+            time.sleep(2.0)
+
+    def ends_in_time() -> TcpReport:
+        time.sleep(0.3)  # its answer waits while on_done holds the scheduler
+        return tcp_call(lab.endpoints["tcp_open"])()
+
+    report = run_checks(
+        [
+            spec("first", tcp_call(lab.endpoints["tcp_open"]), timeout_s=0.1),
+            spec("second", ends_in_time, timeout_s=0.1, index=2),
+        ],
+        file="f",
+        concurrency=2,
+        on_done=on_done,
+    )
+    first, second = report.checks
+    assert held == ["first"] and first.ok
+    assert second.ok and second.attempts == 1, second.error
+
+
 def test_at_most_concurrency_checks_at_once(lab: Lab) -> None:
     lock = threading.Lock()
     running = [0]

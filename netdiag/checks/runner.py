@@ -234,10 +234,22 @@ class _Run:
         if self.on_done is not None:
             self.on_done(result)
 
+    def _collect_waiting(self) -> None:
+        """The answers already in, without waiting."""
+        while True:
+            try:
+                index, launch, report, error = self.done.get_nowait()
+            except queue.Empty:
+                return
+            self._collect(index, launch, report, error)
+
     def _give_up(self) -> None:
-        """Attempts past their deadline end as errors; their threads no longer count."""
+        """Attempts past their deadline end as errors; their threads no longer count. An
+        answer already waiting is collected first: that attempt ended in time, even when this
+        thread was held up (a slow ``on_done``, a stopped process) until after its deadline."""
         now = now_ns()
         while self.deadlines and self.deadlines[0][0] <= now:
+            self._collect_waiting()
             _, index, launch = heapq.heappop(self.deadlines)
             state = self.states[index]
             if state.running != launch:
@@ -250,6 +262,8 @@ class _Run:
         """Run every check to its end (KeyboardInterrupt reaches the caller at once)."""
         while self.finished < len(self.states):
             self._give_up()
+            if self.finished == len(self.states):
+                return  # the last attempts were given up on: nothing more to wait for
             self._start_what_can()
             wakes = [self.deadlines[0][0]] if self.deadlines else []
             if self.retries:
