@@ -104,11 +104,13 @@ def redact_userinfo(url: str) -> str:
     return url[: span[0]] + shown + url[span[1] :]
 
 
-_AUTHORITY_ON = re.compile(r"//[^\s<>\"']*")
-"""Where a URL's authority starts inside a header value (``<...>`` in Link, ``url=...`` in
-Refresh), to the next space, bracket or quote: the scheme before ``//`` does not matter, and
-leaving it out of the pattern keeps the search linear (an optional scheme before ``//``
-would make a long run of letters quadratic)."""
+_AUTHORITY_ON = re.compile(r"//[^\s<>\"/?#]*")
+"""A URL's authority inside a header value (``<...>`` in Link, ``url=...`` in Refresh): from
+``//`` to the path, a space, a bracket or a double quote. It stops at the path, so the next
+``//`` is looked at too (two URLs with only a comma between them: each is redacted); ``'``
+may be in user info (RFC 3986), so it does not end one. The scheme before ``//`` does not
+matter, and leaving it out of the pattern keeps the search linear (an optional scheme
+before ``//`` would make a long run of letters quadratic)."""
 
 
 def redact_userinfo_in(text: str) -> str:

@@ -339,6 +339,14 @@ def test_userinfo_in_refresh_link_and_content_location_is_never_shown(http, lab)
         ("<//tok@h/>, <HTTP://a:b@h>", "<//[redacted]@h/>, <HTTP://a:[redacted]@h>"),
         ("mailto:x@y, no url", "mailto:x@y, no url"),
         ("5; URL='http://u:p;q,r@h/'", "5; URL='http://u:[redacted]@h/'"),
+        # an apostrophe is allowed in user info, and is not the end of the URL
+        (
+            "<https://h/>; rel=a, <https://u:it's@h/>",
+            "<https://h/>; rel=a, <https://u:[redacted]@h/>",
+        ),
+        # two URLs with only a comma between them
+        ("https://h/x,https://u:p@h/", "https://h/x,https://u:[redacted]@h/"),
+        ("//a:p@h/,//b:q@h/", "//a:[redacted]@h/,//b:[redacted]@h/"),
     ],
 )
 def test_redact_userinfo_in(value, shown):
