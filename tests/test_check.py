@@ -163,7 +163,7 @@ def test_a_probe_that_never_ends_is_abandoned_and_the_run_ends(
 ) -> None:
     import netdiag.checks.runner as runner
 
-    monkeypatch.setattr(runner, "WATCHDOG_SLACK_S", 0.0)
+    monkeypatch.setattr(runner, "WATCHDOG_SLACK_S", -1.2)  # give up after 2 x 1.2 - 1.2 s
     release = threading.Event()
     calls: list[int] = []
 
@@ -174,6 +174,7 @@ def test_a_probe_that_never_ends_is_abandoned_and_the_run_ends(
 
     hung = spec("hung", hangs, retries=1, timeout_s=0.1)
     assert hung.bound_s == pytest.approx(1.2)  # one connect, a lookup, 1 s: its own bounds
+    assert runner.watchdog_s(hung) == pytest.approx(1.2)
     started = time.monotonic()
     try:
         report = run_checks(
@@ -198,7 +199,7 @@ def test_a_late_answer_from_an_abandoned_attempt_is_ignored(
 ) -> None:
     import netdiag.checks.runner as runner
 
-    monkeypatch.setattr(runner, "WATCHDOG_SLACK_S", -0.9)  # give up after 0.3 s
+    monkeypatch.setattr(runner, "WATCHDOG_SLACK_S", -2.1)  # give up after 2 x 1.2 - 2.1 s
     attempts: list[int] = []
 
     def slow_then_fast() -> TcpReport:
@@ -231,7 +232,7 @@ def test_a_run_whose_last_attempt_is_abandoned_ends(
 ) -> None:
     import netdiag.checks.runner as runner
 
-    monkeypatch.setattr(runner, "WATCHDOG_SLACK_S", 0.0)  # give up after 1.2 s
+    monkeypatch.setattr(runner, "WATCHDOG_SLACK_S", -1.2)  # give up after 2 x 1.2 - 1.2 s
     release = threading.Event()
 
     def hangs() -> TcpReport:
@@ -247,6 +248,12 @@ def test_a_run_whose_last_attempt_is_abandoned_ends(
     assert took < 5, took  # not until the stuck thread ends on its own
     (hung,) = report.checks
     assert hung.error is not None and "was abandoned" in hung.error.message
+    deadline = time.monotonic() + 10  # released, the stuck thread ends, and then stops
+    while time.monotonic() < deadline and any(
+        t.name.startswith("netdiag-check-") for t in threading.enumerate()
+    ):
+        time.sleep(0.05)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("netdiag-check-")]
 
 
 def test_an_answer_in_before_its_deadline_is_not_abandoned(
@@ -254,7 +261,7 @@ def test_an_answer_in_before_its_deadline_is_not_abandoned(
 ) -> None:
     import netdiag.checks.runner as runner
 
-    monkeypatch.setattr(runner, "WATCHDOG_SLACK_S", 0.0)  # give up after 1.2 s
+    monkeypatch.setattr(runner, "WATCHDOG_SLACK_S", -1.2)  # give up after 2 x 1.2 - 1.2 s
     held: list[str] = []
 
     def on_done(result: CheckResult) -> None:  # an output slow to take the first line

@@ -285,6 +285,56 @@ def test_defaults_apply_to_every_check_that_has_the_option() -> None:
     assert (s.timeout_s, s.retries, s.options["port"]) == (spec.SOCKETS_TIMEOUT_S, 2, None)
 
 
+@pytest.mark.parametrize(
+    ("table", "at_least"),
+    [
+        # 5,000 hosts 2 ms apart: a round of sends alone takes 10 s
+        (
+            {
+                "type": "ping",
+                "target": [f"127.0.{i // 250}.{i % 250 + 1}" for i in range(5000)],
+                "count": 1,
+                "timeout": 1,
+            },
+            11.0,
+        ),
+        # 9 servers, 8 queries at once: two rounds of 4 retries and a TCP try, 3 s each
+        (
+            {
+                "type": "dns",
+                "target": "a.test",
+                "server": [f"127.0.0.{i}" for i in range(1, 10)],
+                "query_retries": 3,
+                "timeout": 3,
+            },
+            30.0,
+        ),
+        ({"type": "tls", "target": "127.0.0.1:25", "starttls": "smtp", "timeout": 2}, 8.0),
+        (
+            {
+                "type": "http",
+                "target": "http://127.0.0.1/",
+                "location": True,
+                "max_redirects": 2,
+                "timeout": 1,
+            },
+            6.0,
+        ),
+        ({"type": "tcp", "target": "127.0.0.1:1", "count": 3, "interval": 0.5, "timeout": 1}, 5.0),
+    ],
+)
+def test_an_attempts_bound_covers_what_its_probe_may_take(
+    table: dict[str, Any], at_least: float, no_network: None
+) -> None:
+    type_ = table.pop("type")
+    (one,) = loads(check(toml_body(table), type_=type_))
+    assert one.bound_s >= at_least
+
+
+def toml_body(table: dict[str, Any]) -> str:
+    return "\n".join(f"{k} = {json.dumps(v)}" for k, v in table.items())
+
+
 def test_without_a_timeout_a_check_has_its_commands_default() -> None:
     text = (
         check(TCP, name="tcp")

@@ -14,10 +14,11 @@ probes (:attr:`netdiag.checks.spec.CheckSpec.run`), into one
   (kind ``error``, the exception in the message), retried like any failure. So does a
   :class:`~netdiag.checks.spec.SpecError` that a check's options raise only when it runs
   (a dns ``server`` named by a name that does not resolve), with its own message.
-- **A probe that does not end** past its own bounds (:attr:`CheckSpec.bound_s`, its timeouts
-  added up, plus :data:`WATCHDOG_SLACK_S`) is a bug too: the check stops waiting for it and
-  that attempt becomes an ``error`` saying so, retried like any failure; its thread is left
-  to end on its own (a daemon) and another takes its place. So a run always ends.
+- **A probe that does not end** within twice its own bounds (:attr:`CheckSpec.bound_s`, its
+  timeouts added up) plus :data:`WATCHDOG_SLACK_S` (:func:`watchdog_s`) is a bug too: the
+  check stops waiting for it and that attempt becomes an ``error`` saying so, retried like
+  any failure; its thread is left to end on its own (a daemon), and then to stop, and
+  another takes its place. So a run always ends.
 - **Ctrl-C**: nothing more is started; the checks that finished are reported, a check whose
   retry was pending keeps its last (failed) attempt, the others are *not run* (``attempts``
   0, no report, error kind ``interrupted``), and the report is ``interrupted`` (exit 130).
@@ -153,6 +154,12 @@ def _worker(jobs: queue.SimpleQueue[_Job | None], done: queue.SimpleQueue[_Done]
         done.put((index, launch, report, error))
 
 
+def watchdog_s(spec: CheckSpec) -> float:
+    """How long an attempt may run before it is abandoned: twice what its own timeouts
+    allow, and :data:`WATCHDOG_SLACK_S` more (a hang is a bug; a slow probe is not)."""
+    return 2 * spec.bound_s + WATCHDOG_SLACK_S
+
+
 def _abandoned(spec: CheckSpec, bound_s: float) -> ProbeError:
     return ProbeError(
         ErrorKind.ERROR,
@@ -182,6 +189,9 @@ class _Run:
         self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self.done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
         self.workers = 0
+        """Worker threads that take jobs (a stuck one no longer counts)."""
+        self.threads = 0
+        """Worker threads started, stuck ones included."""
 
     def _launch(self, index: int) -> None:
         state = self.states[index]
@@ -191,14 +201,15 @@ class _Run:
         state.launched += 1
         state.running = state.launched
         self.running += 1
-        bound_ns = int((state.spec.bound_s + WATCHDOG_SLACK_S) * 1e9)
+        bound_ns = int(watchdog_s(state.spec) * 1e9)
         heapq.heappush(self.deadlines, (now_ns() + bound_ns, index, state.launched))
         if self.workers < min(self.concurrency, len(self.states)):
             self.workers += 1
+            self.threads += 1
             threading.Thread(
                 target=_worker,
                 args=(self.jobs, self.done),
-                name=f"netdiag-check-{self.workers}",
+                name=f"netdiag-check-{self.threads}",
                 daemon=True,
             ).start()
         self.jobs.put((index, state.launched, state.spec))
@@ -255,7 +266,7 @@ class _Run:
             if state.running != launch:
                 continue  # it ended in time
             self.workers -= 1  # that thread is stuck: another may start in its place
-            bound = state.spec.bound_s + WATCHDOG_SLACK_S
+            bound = watchdog_s(state.spec)
             self._collect(index, launch, None, _abandoned(state.spec, bound))
 
     def loop(self) -> None:
@@ -280,8 +291,9 @@ class _Run:
 
     def stop(self) -> None:
         """No more jobs: workers end after their current check (they are daemons, so an
-        exiting program does not wait for them)."""
-        for _ in range(self.workers):
+        exiting program does not wait for them), a stuck one when it ends at last (with
+        ``--every``, runs follow one another: no stuck thread may wait for jobs forever)."""
+        for _ in range(self.threads):
             self.jobs.put(None)
 
     def results(self, run_started_at: str) -> list[CheckResult]:

@@ -389,27 +389,57 @@ def _one(index: int, table: dict[str, Any], defaults: dict[str, Any]) -> CheckSp
     )
 
 
-MAX_BOUND_S = 600.0
-"""No attempt is given longer than this by :func:`attempt_bound_s`."""
-
-
 def attempt_bound_s(
     type_: str, options: dict[str, Any], types: Sequence[str], timeout_s: float
 ) -> float:
-    """How long one run of a probe may take, by its own bounds: ``timeout_s`` for each step
-    (a name's lookup, each attempt, each query, each redirect) and the waits between
-    attempts, plus 1 s; a trace has its own. At most :data:`MAX_BOUND_S`. What waits for a
-    probe (``netdiag serve``'s request, ``netdiag check``'s watchdog) waits this long."""
-    if type_ == "dns" and options.get("do_trace"):
-        return min(float(options.get("trace_timeout") or 15 * timeout_s) + 1.0, MAX_BOUND_S)
-    attempts = int(options.get("count", 1) or 1) if type_ in ("tcp", "ping") else 1
-    steps = attempts + 1  # the attempts, and the lookup of a name before them
-    if type_ == "dns":
-        steps = (int(options.get("retries", 0) or 0) + 1) * max(len(types), 1) + 1
-    if type_ == "http" and options.get("follow"):
-        steps *= int(options.get("max_redirects", 10)) + 1
-    interval = float(options.get("interval", 0.0) or 0.0)
-    return min(steps * timeout_s + (attempts - 1) * interval + 1.0, MAX_BOUND_S)
+    """How long one run of a probe may take by its own bounds, each step (a lookup, a
+    connect, a query, a handshake, a hop) within ``timeout_s``: what the probe does one
+    after another, and in how many rounds what it does at once (the targets of a tcp or ping
+    check, a dns check's queries), plus 1 s. A trace has its own bound. ``netdiag check``'s
+    watchdog waits twice this before it calls a probe stuck, ``netdiag serve`` waits this
+    long without a scrape timeout."""
+    t = timeout_s
+    o = options
+    if type_ == "dns" and o.get("do_trace"):
+        return float(o.get("trace_timeout") or 15 * t) + 1.0
+    interval = float(o.get("interval", 0.0) or 0.0)
+    count = int(o.get("count", 1) or 1)
+    if type_ in ("tcp", "ping"):
+        hosts = o.get(_TARGET_PARAM[type_] or "")
+        n = len(hosts) if isinstance(hosts, list) and hosts else 1
+        if type_ == "tcp":  # lookups 32 at once, then every target's connects at once
+            from netdiag.probes.tcp import inflight_limit
+
+            rounds = -(-n // inflight_limit())
+            bound = -(-n // 32) * t + rounds * (count * t + (count - 1) * interval)
+        else:  # names looked up 16 at once (each up to 2 s), then rounds --gap-ms apart
+            named = sum(1 for h in hosts or () if not _is_address(str(h)))
+            gap = float(o.get("gap_ms", 0.0) or 0.0) / 1000
+            bound = -(-named // 16) * max(t, 2.0) + count * max(interval, n * gap) + t
+    elif type_ == "dns":  # named servers looked up one by one, then 8 queries at once
+        servers = o.get("servers") or []
+        named = sum(1 for s in servers if not _is_address(str(s)))
+        queries = max(len(servers), 3) * max(len(types), 1)  # 3: resolv.conf's most
+        tries = int(o.get("retries", 0) or 0) + 2  # the retries, and TCP after truncation
+        bound = named * t + -(-queries // 8) * tries * t
+    elif type_ == "tls":  # lookup, connect, STARTTLS, handshake
+        bound = (4 if o.get("starttls") else 3) * t
+    elif type_ == "http":  # each hop within t, lookup to last byte; a closed connection again
+        hops = int(o.get("max_redirects", 10)) + 1 if o.get("follow") else 1
+        bound = 2 * hops * t
+    else:
+        bound = t
+    return bound + 1.0
+
+
+def _is_address(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text.strip("[]").split("%")[0])
+    except ValueError:
+        return False
+    return True
 
 
 def _options(cmd: _Command, merged: dict[str, Any]) -> tuple[dict[str, Any], dict[str | None, str]]:

@@ -29,6 +29,9 @@ up (blackbox_exporter's default ``--timeout-offset``)."""
 
 SCRAPE_TIMEOUT_HEADER = "x-prometheus-scrape-timeout-seconds"
 
+MAX_WAIT_S = 600.0
+"""The longest a request waits for its probe, without a scrape timeout from Prometheus."""
+
 
 class ModulesError(ValueError):
     """The modules file is wrong: one line naming the module and the key."""
@@ -82,4 +85,4 @@ def wait_bound(module: ModuleSpec, timeout_s: float, scrape_s: float | None) -> 
         return max(scrape_s - TIMEOUT_MARGIN_S, timeout_s)
     from netdiag.checks.spec import attempt_bound_s
 
-    return attempt_bound_s(module.type, module.options, module.types, timeout_s)
+    return min(attempt_bound_s(module.type, module.options, module.types, timeout_s), MAX_WAIT_S)
