@@ -313,7 +313,7 @@ def test_location_userinfo_is_not_used_and_never_shown(http, lab):
     assert LAB_LOCATION_SECRET not in shown["hops"][0]["redirect_to"]
 
 
-def test_userinfo_in_refresh_link_and_content_location_is_never_shown(http, lab):
+def test_userinfo_in_any_response_header_is_never_shown(http, lab):
     from netdiag.lab.http import LAB_LOCATION_SECRET
 
     url = lab.urls["http"] + "/links"
@@ -325,6 +325,9 @@ def test_userinfo_in_refresh_link_and_content_location_is_never_shown(http, lab)
         "<https://lab-user:[redacted]@127.0.0.1/a>; rel=next, <//[redacted]@h.test/b>"
     )
     assert headers["Content-Location"] == "http://lab-user:[redacted]@127.0.0.1/links"
+    assert headers["Content-Security-Policy"] == (
+        "default-src 'self'; report-uri https://lab-user:[redacted]@127.0.0.1/r"
+    )
     _assert_not_shown(r.out, LAB_LOCATION_SECRET)
     _assert_not_shown(http(url, json=False).out, LAB_LOCATION_SECRET)
     shown = dict(http(url, "--show-secrets").json()["hops"][0]["response_headers"])

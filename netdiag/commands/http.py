@@ -59,8 +59,8 @@ and shown as user:[redacted]@ (a user name alone, which may be a token, as [reda
 Authorization, Proxy-Authorization and Cookie go only to URL's origin: a redirect to another
 scheme, host or port drops them for the rest of the chain. Unlike curl, user info in a
 redirect's Location is not used (the server chose it). Those request headers, the cookie
-values of Set-Cookie response headers and the user info of the URLs in Location,
-Content-Location, Refresh and Link are shown redacted unless --show-secrets, which shows the
+values of Set-Cookie response headers and the user info of every URL in a response header
+(Location, Link, Refresh...) are shown redacted unless --show-secrets, which shows the
 headers as they crossed the wire; the URLs netdiag prints (the hops, redirect targets,
 errors) never show a password.
 

@@ -14,10 +14,10 @@ Paths (on every HTTP/1.1 server):
   ``/redirect/downgrade`` (to ``http://`` on the HTTPS server's own port: from HTTPS, only
   the scheme changes; the plain request then fails, as it should),
   ``/redirect/same-origin`` (to ``/echo/headers``), ``/redirect/userinfo`` (a ``Location``
-  with ``user:password@``, same origin on plain HTTP), ``/links`` (``Refresh``, ``Link`` and
-  ``Content-Location`` with ``user:password@`` and ``token@`` URLs), ``/cookies`` and
-  ``/redirect/cookie`` (``Set-Cookie`` and ``Set-Cookie2`` holding ``LAB_COOKIE_SECRET``, the
-  second a 302).
+  with ``user:password@``, same origin on plain HTTP), ``/links`` (``Refresh``, ``Link``,
+  ``Content-Location`` and ``Content-Security-Policy`` with ``user:password@`` and ``token@``
+  URLs), ``/cookies`` and ``/redirect/cookie`` (``Set-Cookie`` and ``Set-Cookie2`` holding
+  ``LAB_COOKIE_SECRET``, the second a 302).
 - ``/redirect/301`` (relative), ``/redirect/302`` (absolute), ``/redirect/307`` (to /echo,
   method kept), ``/redirect/308``, ``/redirect/https`` (to the HTTPS server), ``/loop/a`` <->
   ``/loop/b`` (a loop), ``/chain/N`` (N redirects in a row), ``/redirect/close`` (302 to
@@ -162,6 +162,7 @@ def _redirect(site: Site, path: str) -> Response | None:
                 ("Refresh", f"30; url=http://{secret}/echo/headers"),
                 ("Link", f"<https://{secret}/a>; rel=next, <//{LAB_LOCATION_SECRET}@h.test/b>"),
                 ("Content-Location", f"http://{secret}/links"),
+                ("Content-Security-Policy", f"default-src 'self'; report-uri https://{secret}/r"),
             ],
             b"links\n",
         )

@@ -54,7 +54,8 @@ SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 SET_COOKIE = frozenset({"set-cookie", "set-cookie2"})
 """Response headers whose cookie values are shown redacted."""
 URL_HEADERS = frozenset({"location", "content-location", "refresh", "link"})
-"""Response headers holding URLs, whose user info is shown redacted."""
+"""Response headers that hold URLs, read whole as one (the user info of a URL anywhere in
+any other header is shown redacted too)."""
 COOKIE_ATTRIBUTES = frozenset(
     {"expires", "max-age", "domain", "path", "secure", "httponly", "samesite", "partitioned"}
 )
@@ -295,7 +296,8 @@ def _shown_response(
     headers: tuple[tuple[str, str], ...], show_secrets: bool
 ) -> tuple[tuple[str, str], ...]:
     """Response headers as shown: cookie values redacted unless ``show_secrets``, as the
-    ``Cookie`` request header is, and so is the user info of a URL (``Location``)."""
+    ``Cookie`` request header is, and so is the user info of every URL in any header
+    (``Location``, ``Link``, ``Content-Security-Policy``'s ``report-uri``...)."""
     if show_secrets:
         return headers
     return tuple(
@@ -305,7 +307,7 @@ def _shown_response(
             if n.lower() in SET_COOKIE
             else redact_userinfo_in(redact_userinfo(v))
             if n.lower() in URL_HEADERS
-            else v,
+            else redact_userinfo_in(v),
         )
         for n, v in headers
     )
