@@ -160,19 +160,17 @@ def _drawn(report, width):
     return re.sub(r"\x1b\[[0-9;]*m", "", buf.getvalue())
 
 
-@pytest.mark.parametrize("width", [80, 60, 200])
-def test_fingerprint_folds_between_bytes_only(lab, width):
+@pytest.mark.parametrize(("width", "per_line"), [(200, 32), (80, 16), (60, 16), (50, 8)])
+def test_fingerprint_folds_between_bytes_only(lab, width, per_line):
     report = _report(lab, "good")
     text = _drawn(report, width)
     fp = report.chain[0].sha256
     lines = text.splitlines()
     at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("sha256 "))
-    if width >= 110:
-        assert lines[at].strip() == f"sha256 {fp}"
-    else:
-        assert lines[at].strip() == "sha256 " + fp[: 16 * 3]  # 16 bytes, ending with ':'
-        assert lines[at + 1].strip() == fp[16 * 3 :]
-    assert all(len(line) <= width for line in lines if "sha256" in line)
+    rows = [line.strip() for line in lines[at : at + 32 // per_line]]
+    assert "".join(rows) == f"sha256 {fp}"  # every byte whole, in order
+    assert rows[0].removeprefix("sha256 ") == fp[: per_line * 3 - (1 if per_line == 32 else 0)]
+    assert all(len(line) <= width for line in lines[at : at + 32 // per_line])
 
 
 def test_first_to_expire_says_expired(tls, lab):
@@ -182,6 +180,39 @@ def test_first_to_expire_says_expired(tls, lab):
     good = _drawn(_report(lab, "good"), 100)
     line = next(x for x in good.splitlines() if x.startswith("first to expire"))
     assert re.fullmatch(r"first to expire: certificate \d, on \S+Z \(\d+ days left\)", line)
+
+
+@pytest.mark.parametrize(
+    ("hours", "days"),
+    [(25, 1), (3, 0), (-3, -1), (-25, -1), (-49, -2)],  # negative exactly when expired
+)
+def test_days_left(hours, days):
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from netdiag.net.certs import Served, _validity_problems, days_left
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t.test")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=30))
+        .not_valid_after(now + timedelta(hours=hours))
+        .sign(key, hashes.SHA256())
+    )
+    assert days_left(cert, now) == days
+    if hours == -3:
+        (expired,) = _validity_problems([Served(cert)], now)
+        assert expired.message.endswith("(less than a day ago)")
 
 
 def test_self_signed_flag(tls):

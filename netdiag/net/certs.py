@@ -338,13 +338,14 @@ def has_ca_issuers_url(cert: x509.Certificate) -> bool:
 
 
 def days_left(cert: x509.Certificate | Served, now: datetime) -> int:
-    """Whole days until the certificate expires; once expired, minus the whole days since
-    (0 for a certificate that cannot be parsed at all)."""
+    """Whole days until the certificate expires; once expired, minus the whole days since,
+    and -1 within its first day (negative exactly when it has expired; 0 for a certificate
+    that cannot be parsed at all)."""
     end = cert.not_after if isinstance(cert, Served) else cert.not_valid_after_utc
     if end is None:
         return 0
     delta = end - now
-    return delta.days if delta.total_seconds() >= 0 else -((now - end).days)
+    return delta.days if delta.total_seconds() >= 0 else -max(1, (now - end).days)
 
 
 def describe(
@@ -674,11 +675,10 @@ def _validity_problems(served: Sequence[Served], now: datetime) -> list[ProbeErr
             continue
         if after < now:
             ago = (now - after).days
+            since = f"{ago} day{'s' if ago != 1 else ''} ago" if ago else "less than a day ago"
             found.append(
                 ProbeError(
-                    ErrorKind.CERT_EXPIRED,
-                    f"{s.which(i)} expired on {_iso(after)} "
-                    f"({ago} day{'s' if ago != 1 else ''} ago)",
+                    ErrorKind.CERT_EXPIRED, f"{s.which(i)} expired on {_iso(after)} ({since})"
                 )
             )
         elif before > now:

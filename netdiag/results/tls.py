@@ -20,7 +20,8 @@ class CertInfo:
     not_before: str
     not_after: str
     days_left: int
-    """Whole days until not_after (negative once expired)."""
+    """Whole days until not_after; once expired, minus the whole days since (-1 within the
+    first day: negative exactly when expired)."""
     key_type: str
     key_size: int | None
     key_curve: str | None

@@ -64,16 +64,21 @@ def _cert_lines(c: CertInfo, r: TlsReport) -> list[RenderableType]:
     return lines
 
 
-def _fingerprint(sha256: str, per_line: int = 16) -> RenderableType:
-    """``   sha256 AB:CD:...`` on one line where it fits, else folded between bytes (16 to a
-    line), never inside one."""
-    parts = sha256.split(":")
-    rows = [":".join(parts[i : i + per_line]) for i in range(0, len(parts), per_line)]
-    narrow = "\n".join(
-        ("   sha256 " if i == 0 else " " * 10) + row + (":" if i < len(rows) - 1 else "")
-        for i, row in enumerate(rows)
-    )
-    return fit(Text(f"   sha256 {sha256}", style=DIM_STYLE), Text(narrow, style=DIM_STYLE))
+def _fingerprint(sha256: str) -> RenderableType:
+    """``   sha256 AB:CD:...`` on one line where it fits, else folded between bytes, 16 or 8
+    to a line: never inside a byte."""
+
+    def folded(per_line: int) -> Text:
+        parts = sha256.split(":")
+        rows = [":".join(parts[i : i + per_line]) for i in range(0, len(parts), per_line)]
+        text = "\n".join(
+            ("   sha256 " if i == 0 else " " * 10) + row + (":" if i < len(rows) - 1 else "")
+            for i, row in enumerate(rows)
+        )
+        return Text(text, style=DIM_STYLE)
+
+    wide = Text(f"   sha256 {sha256}", style=DIM_STYLE)
+    return fit(wide, fit(folded(16), folded(8)))
 
 
 def _trust_lines(r: TlsReport) -> list[Text]:
