@@ -118,8 +118,6 @@ def _worker(
         await serve(exporter, stop)
 
     asyncio.run(main())
-    if os.getppid() != parent:  # the supervisor is gone without cleaning up (SIGKILL)
-        _leave(shared_dir)
     return 0
 
 
@@ -165,6 +163,9 @@ def supervise(
                 except BaseException as exc:  # never a traceback; the supervisor reports
                     log(f"worker {number + 1}: {type(exc).__name__}: {exc}")
                 finally:
+                    with contextlib.suppress(BaseException):
+                        if os.getppid() != parent:  # the supervisor died without cleaning up
+                            _leave(shared_dir)
                     with contextlib.suppress(Exception):
                         sys.stderr.flush()
                     os._exit(code)
