@@ -609,11 +609,12 @@ _NOT_IN_MODULES: dict[str, str] = {
     "file": "each request names its target (/probe?target=...&module=NAME)",  # ping -f FILE
 }
 
-MODULE_DEFAULTS: dict[str, Any] = {"count": 1}
+MODULE_DEFAULTS: dict[str, Any] = {"count": 1, "location": True}
 """What a module has unless it (or ``[defaults]``) says otherwise, where its command has the
-option: one attempt per scrape (tcp, ping), as blackbox_exporter's modules make; the
-commands' own default (4 attempts, 1 s apart) would make every scrape last over 3 s.
-Prometheus's scrape interval is what repeats a probe."""
+option, as blackbox_exporter's modules do: one attempt per scrape (tcp, ping; the commands'
+own 4 attempts, 1 s apart, would make every scrape last over 3 s: Prometheus's scrape
+interval is what repeats a probe), and redirects followed (http; with --allow-target, only
+to hosts it allows)."""
 
 # What each type's prepare is given for the target when a module is validated at start-up
 # (nothing is sent: prepare only parses it); an error it finds there is not the module's.

@@ -22,7 +22,7 @@ exporter's own metrics, GET / a page with the modules and the recent probes.
 Modules (--config, a TOML file) are [[module]] tables written like netdiag check's [[check]]
 tables without a target: name, type (tcp, dns, tls, http or ping) and the command's long
 options with '-' written '_'; [defaults] applies to every module. Without --config:
-tcp_connect (one connect), http_2xx (GET, healthy on 2xx, redirects not followed), dns (an A
+tcp_connect (one connect), http_2xx (GET following redirects, healthy on 2xx), dns (an A
 lookup with the system's resolvers), tls (netdiag tls's verdict) and icmp (one echo
 request), each with a 5 s timeout. A request without module= uses http_2xx.
 
@@ -163,14 +163,6 @@ def prepare(
         allow = parse_allow(allow_target or [])
     except AllowError as exc:
         raise usage_error(str(exc), param="allow_target") from None
-    if allow is not None:
-        for m in modules.values():
-            if m.type == "http" and m.options.get("follow"):
-                raise usage_error(
-                    f"--config: module {m.name!r}: location: a redirect could leave "
-                    "--allow-target's hosts; modules do not follow redirects with --allow-target",
-                    param="config",
-                )
     web = None
     if web_config is not None:
         try:

@@ -19,7 +19,8 @@ Paths (on every HTTP/1.1 server):
   URLs), ``/cookies`` and ``/redirect/cookie`` (``Set-Cookie`` and ``Set-Cookie2`` holding
   ``LAB_COOKIE_SECRET``, the second a 302).
 - ``/redirect/301`` (relative), ``/redirect/302`` (absolute), ``/redirect/307`` (to /echo,
-  method kept), ``/redirect/308``, ``/redirect/https`` (to the HTTPS server), ``/loop/a`` <->
+  method kept), ``/redirect/308``, ``/redirect/https`` (to the HTTPS server),
+  ``/redirect/elsewhere`` (to the same port on 127.0.0.2, where nothing listens), ``/loop/a`` <->
   ``/loop/b`` (a loop), ``/chain/N`` (N redirects in a row), ``/redirect/close`` (302 to
   ``/``, then the server closes the kept-alive connection without ``Connection: close``).
 - Floods, that never stop sending until the client goes (bounded by ``FLOOD_SECONDS`` and
@@ -196,6 +197,7 @@ def _redirects(site: Site) -> dict[str, tuple[int, str]]:
             302,
             http.replace("://", f"://lab-user:{LAB_LOCATION_SECRET}@", 1) + "/echo/headers",
         ),
+        "/redirect/elsewhere": (302, http.replace("://127.0.0.1:", "://127.0.0.2:", 1) + "/"),
         "/loop/a": (302, "/loop/b"),
         "/loop/b": (302, "/loop/a"),
     }

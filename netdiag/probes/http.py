@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import zlib
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -60,6 +62,12 @@ COOKIE_ATTRIBUTES = frozenset(
     {"expires", "max-age", "domain", "path", "secure", "httponly", "samesite", "partitioned"}
 )
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+REDIRECT_POLICY: ContextVar[Callable[[str], str | None] | None] = ContextVar(
+    "REDIRECT_POLICY", default=None
+)
+"""Where a followed redirect may lead: given the next URL's host, why not (None: it may).
+``netdiag serve`` sets it around each probe when --allow-target is given, so that a redirect
+cannot take a probe where a request could not; unset, every host may be followed."""
 REDACTED = "[redacted: --show-secrets to show]"
 
 
@@ -668,6 +676,21 @@ def _host_header_warnings(
     )
 
 
+def _next_target(url: str, shown: str) -> tuple[Target | None, ProbeError | None]:
+    """Where a redirect leads, or why it is not followed: a bad URL, or a host that
+    :data:`REDIRECT_POLICY` refuses."""
+    try:
+        nxt = parse_target(url, schemes=SCHEMES)
+    except TargetError as exc:
+        return None, ProbeError(ErrorKind.REDIRECT, f"bad redirect target: {exc}")
+    policy = REDIRECT_POLICY.get()
+    refused = policy(nxt.host) if policy is not None else None
+    if refused is not None:
+        why = f"refusing to follow a redirect to {shown}: {refused}"
+        return None, ProbeError(ErrorKind.REDIRECT, why)
+    return nxt, None
+
+
 def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
     """Request ``target`` (a parsed http/https URL), following redirects with ``follow``."""
     _load_once(target, opts)  # before the report's clock starts
@@ -734,10 +757,8 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
                         f"more than {opts.max_redirects} redirects (--max-redirects)",
                     )
                     break
-                try:
-                    new_t = parse_target(nxt, schemes=SCHEMES)
-                except TargetError as exc:
-                    error = ProbeError(ErrorKind.REDIRECT, f"bad redirect target: {exc}")
+                new_t, error = _next_target(nxt, nxt_shown)
+                if new_t is None:
                     break
                 if _origin(new_t) != _origin(t):
                     # As curl and requests do: no credentials to another scheme, host or port

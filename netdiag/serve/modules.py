@@ -16,8 +16,8 @@ DEFAULT_MODULES: tuple[dict[str, Any], ...] = (
     {"name": "tls", "type": "tls", "timeout": 5.0},
     {"name": "icmp", "type": "ping", "count": 1, "timeout": 5.0},
 )
-"""Without ``--config``: one connect (tcp_connect), one GET healthy on 2xx without following
-redirects (http_2xx), an A lookup with the system's resolvers (dns), a handshake with
+"""Without ``--config``: one connect (tcp_connect), one GET following redirects, healthy on
+2xx (http_2xx), an A lookup with the system's resolvers (dns), a handshake with
 netdiag tls's verdict (tls), one echo request (icmp); each within 5 s."""
 
 DEFAULT_MODULE = "http_2xx"

@@ -150,6 +150,21 @@ def _cacheable(module: ModuleSpec) -> bool:
     )
 
 
+def _redirects_within(call: Callable[[], AnyReport], allow: AllowList) -> Callable[[], AnyReport]:
+    """``call`` (an http probe) with its redirects held to ``allow``, as the request's own
+    target is: a redirect elsewhere is the probe's failure (kind ``redirect``), never a hop."""
+    from netdiag.probes.http import REDIRECT_POLICY
+
+    def within() -> AnyReport:
+        token = REDIRECT_POLICY.set(allow.refusal)  # this thread's context: this probe only
+        try:
+            return call()
+        finally:
+            REDIRECT_POLICY.reset(token)
+
+    return within
+
+
 class Slots(Protocol):
     """--max-concurrent's slots shared by worker processes (a multiprocessing semaphore)."""
 
@@ -594,6 +609,8 @@ class Exporter:
                 call = module.bind(target, timeout_s)
             except SpecError as exc:
                 return self._refuse(400, "bad_request", f"target: {exc}")
+            if self.config.allow is not None and module.type == "http":
+                call = _redirects_within(call, self.config.allow)
             if _cacheable(module):
                 self._bound[key] = call
                 if len(self._bound) > BOUND_CACHE:
