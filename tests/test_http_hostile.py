@@ -358,3 +358,15 @@ H2_REPLIES = st.one_of(
 def test_http2_parser_survives_any_reply(lab, reply):
     report, took = _probe(lab, can(reply), base="h2", http2=True, compressed=True, show_body=True)
     _assert_clean(report, took)
+
+
+@pytest.mark.parametrize("location", [b"https:443", b"HTTP:8080"])
+def test_a_redirect_to_another_scheme_without_a_host_is_a_bad_target(lab, location):
+    # urljoin keeps "https:443" as it is (another scheme), which parse_target read as the
+    # host "https" on port 443 with no scheme: the next hop failed an assertion.
+    reply = b"HTTP/1.1 302 Found\r\nLocation: " + location + b"\r\nContent-Length: 0\r\n\r\n"
+    base = "https" if location.startswith(b"HTTP:") else "http"
+    report, _ = _probe(lab, can(reply), base=base, follow=True, insecure=True)
+    assert report.error is not None and report.error.kind == "redirect"
+    assert "has no '//' before a host" in report.error.message
+    assert len(report.hops) == 1

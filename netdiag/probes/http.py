@@ -683,6 +683,10 @@ def _next_target(url: str, shown: str) -> tuple[Target | None, ProbeError | None
         nxt = parse_target(url, schemes=SCHEMES)
     except TargetError as exc:
         return None, ProbeError(ErrorKind.REDIRECT, f"bad redirect target: {exc}")
+    if nxt.scheme is None:  # ``https:443`` from an http URL: a scheme, then no authority
+        return None, ProbeError(
+            ErrorKind.REDIRECT, f"bad redirect target: '{shown}' has no '//' before a host"
+        )
     policy = REDIRECT_POLICY.get()
     refused = policy(nxt.host) if policy is not None else None
     if refused is not None:
