@@ -109,6 +109,40 @@ def dnslab(lab: Lab) -> dict[str, str]:
     }
 
 
+SLOW_HOP_S = 0.3
+
+
+@pytest.fixture(scope="session")
+def slow_redirects() -> Iterator[str]:
+    """A loopback server whose every answer takes :data:`SLOW_HOP_S`: ``/N`` is a 302 to
+    ``/N+1`` (an endless chain of slow redirects, for --max-time); its base URL."""
+    import http.server
+    import threading
+    import time
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(SLOW_HOP_S)
+            n = int(self.path.strip("/") or 0)
+            self.send_response(302)
+            self.send_header("Location", f"/{n + 1}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]):
     """Run ``netdiag ARGS`` in this process: exit status, stdout and stderr apart."""

@@ -309,3 +309,18 @@ def test_ctrl_c_keeps_finished_hops(lab):
     assert r.code == 130, r.err
     assert r.json()["interrupted"] is True
     assert r.json()["error"]["kind"] == "interrupted"
+
+
+def test_max_time_bounds_the_whole_run(cli, slow_redirects):
+    import time
+
+    started = time.monotonic()
+    r = cli("http", slow_redirects + "/0", "-L", "--max-time", "1", "--timeout", "5", "--json")
+    took = time.monotonic() - started
+    assert r.code == 1 and took < 2.5, took  # not 10 redirects of 0.3 s
+    doc = r.json()
+    assert doc["error"]["kind"] == "timeout" and "--max-time" in doc["error"]["message"]
+    assert 2 <= len(doc["hops"]) <= 4  # the hops that fit in 1 s
+    # without it, each hop has its own --timeout: 10 redirects, then too many
+    r = cli("http", slow_redirects + "/0", "-L", "--max-redirects", "3", "--json")
+    assert r.json()["error"]["kind"] == "too_many_redirects"

@@ -411,6 +411,20 @@ def test_redirects_are_followed_within_allow_target(lab: Lab) -> None:
         assert "127.0.0.2 is in no --allow-target address block" in text
 
 
+def test_a_probes_timeout_bounds_its_redirects_too(exporter: Running, slow_redirects: str) -> None:
+    # 0.3 s a hop, endless: the probe's 1 s (the scrape's 1.5 s less 0.5 s) bounds them all
+    started = time.monotonic()
+    path = "/probe?" + urlencode({"target": slow_redirects + "/0", "module": "http_lab"})
+    status, _, body = get(exporter, path, {"X-Prometheus-Scrape-Timeout-Seconds": "1.5"})
+    took = time.monotonic() - started
+    m = metrics(body)
+    assert status == 200 and value(m, "probe_success") == 0 and took < 1.4, took
+    assert value(m, "netdiag_probe_error_info", kind="timeout") == 1
+    time.sleep(0.2)  # the probe ended with its answer: no slot is held past it
+    page = metrics(get(exporter, "/metrics")[2])
+    assert value(page, "netdiag_serve_probes_in_flight") == 0
+
+
 def test_without_allow_target_a_redirect_goes_anywhere(exporter: Running, lab: Lab) -> None:
     status, body = probe(exporter, lab.urls["http"] + "/redirect/elsewhere", "http_lab")
     m = metrics(body)  # followed to 127.0.0.2, where nothing listens

@@ -427,6 +427,8 @@ def attempt_bound_s(
     elif type_ == "http":  # each hop within t, lookup to last byte; a closed connection again
         hops = int(o.get("max_redirects", 10)) + 1 if o.get("follow") else 1
         bound = 2 * hops * t
+        if o.get("max_time"):
+            bound = min(bound, float(o["max_time"]))
     else:
         bound = t
     return bound + 1.0
@@ -666,6 +668,9 @@ class ModuleSpec:
             kwargs[param] = target
         if timeout_s is not None:
             kwargs["timeout"] = max(self.min_timeout_s, min(timeout_s, self.timeout_s))
+        if self.type == "http":  # the timeout bounds the whole probe, redirects included,
+            own = kwargs.get("max_time")  # as blackbox_exporter's module timeout does
+            kwargs["max_time"] = min(own, kwargs["timeout"]) if own else kwargs["timeout"]
         try:
             call = cmd.module.prepare(**kwargs)
         except UsageError as exc:

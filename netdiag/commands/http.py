@@ -51,8 +51,9 @@ https netdiag warns when it differs from URL's host.
 On https the certificate gets netdiag tls's verdict; a bad certificate stops the request
 unless --insecure, which reports it and goes on. Redirects go only to http and https, at
 most --max-redirects, and loops are detected. Response headers are bounded by
---max-header-bytes, bodies by 10 MiB, -d @FILE by 64 MiB, --ca-file by 4 MiB, and --timeout
-bounds each hop as a whole, from the lookup to the last byte.
+--max-header-bytes, bodies by 10 MiB, -d @FILE by 64 MiB, --ca-file by 4 MiB; --timeout
+bounds each hop as a whole, from the lookup to the last byte, and -m/--max-time (as curl's)
+the whole run, every redirect included.
 
 Secrets: as in curl, user:password@ in URL is sent as Basic auth (-H Authorization wins)
 and shown as user:[redacted]@ (a user name alone, which may be a token, as [redacted]@);
@@ -124,6 +125,18 @@ def command(
         float,
         timeout_option(min=0.01, max=600.0, help="Bound for each hop, from lookup to last byte."),
     ] = 10.0,
+    max_time: Annotated[
+        float | None,
+        typer.Option(
+            "-m",
+            "--max-time",
+            min=0.01,
+            max=3600.0,
+            metavar="S",
+            help="Bound for the whole run, every redirect included (as curl's).",
+            show_default=False,
+        ),
+    ] = None,
     max_header_bytes: Annotated[
         int,
         typer.Option(
@@ -196,6 +209,7 @@ def command(
         ca_file=ca_file,
         insecure=insecure,
         timeout=timeout,
+        max_time=max_time,
         max_header_bytes=max_header_bytes,
         expect_status=expect_status,
         max_ms=max_ms,
@@ -230,6 +244,7 @@ def prepare(
     ca_file: Path | None,
     insecure: bool,
     timeout: float,
+    max_time: float | None,
     max_header_bytes: int,
     expect_status: str | None,
     max_ms: float | None,
@@ -285,6 +300,7 @@ def prepare(
         ca_pem=ca_pem,
         insecure=insecure,
         timeout=timeout,
+        max_time=max_time,
         max_header_bytes=max_header_bytes,
         expect_status=expect,
         max_ms=max_ms,

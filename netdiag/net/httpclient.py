@@ -109,8 +109,8 @@ class Exchange:
     error: ProbeError | None = None
 
 
-def _timeout_error(what: str, timeout: float) -> ProbeError:
-    return ProbeError(ErrorKind.TIMEOUT, f"{what} within the hop's {timeout:g} s (--timeout)")
+def _timeout_error(what: str, limit: str) -> ProbeError:
+    return ProbeError(ErrorKind.TIMEOUT, f"{what} within {limit}")
 
 
 class _HeaderTooLarge(Exception):
@@ -155,8 +155,8 @@ class Request:
     scheme: str
     deadline_ns: int
     """When the whole exchange must be over (a :func:`netdiag.clock.now_ns` reading)."""
-    timeout: float
-    """The time that ``deadline_ns`` allows, in seconds: named in timeout messages."""
+    limit: str
+    """What set ``deadline_ns``, as timeout messages name it: "the hop's 10 s (--timeout)"."""
     max_body_bytes: int
     """Body bytes kept; beyond them the body is truncated and reading stops."""
 
@@ -216,7 +216,7 @@ class Http1:
             data += conn.send(h11.EndOfMessage())
             self.stream.sendall(data, request.deadline_ns)
         except TimeoutError:
-            ex.error = _timeout_error("could not send the request", request.timeout)
+            ex.error = _timeout_error("could not send the request", request.limit)
             return False
         except OSError as exc:
             ex.retryable = True
@@ -234,7 +234,7 @@ class Http1:
                 pass
         except TimeoutError:
             what = "the response did not finish" if ex.status is not None else "no response came"
-            ex.error = _timeout_error(what, request.timeout)
+            ex.error = _timeout_error(what, request.limit)
         except _HeaderTooLarge:
             ex.last_byte_ns = now_ns()
             ex.error = _header_error(ex, limit, "status and header lines")
@@ -381,7 +381,7 @@ class Http2:
                 pass
         except TimeoutError:
             what = "the response did not finish" if ex.status else "no response came"
-            ex.error = _timeout_error(what, request.timeout)
+            ex.error = _timeout_error(what, request.limit)
         except _HeaderTooLarge:
             ex.error = _header_error(ex, limit, "HTTP/2 header list size")
         except h2.exceptions.ProtocolError as exc:

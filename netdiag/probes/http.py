@@ -203,6 +203,8 @@ class HttpOptions:
     """The contents of ``ca_file``, read once (bounded) by the command."""
     insecure: bool = False
     timeout: float = 10.0
+    max_time: float | None = None
+    """The whole run, every hop together (curl's --max-time); None: each hop has --timeout."""
     max_header_bytes: int = 65536
     max_body_bytes: int = 10 << 20
     expect_status: tuple[tuple[int, int], ...] = ((100, 399),)
@@ -343,9 +345,13 @@ def _decode(data: bytes | bytearray, encoding: str | None, limit: int) -> bytes 
 
 
 class _Run:
-    def __init__(self, opts: HttpOptions) -> None:
+    def __init__(self, opts: HttpOptions, start_ns: int) -> None:
         self.opts = opts
         self.pool: dict[tuple[str, str, int], _Conn] = {}
+        self.run_deadline = None if opts.max_time is None else start_ns + int(opts.max_time * 1e9)
+        """--max-time's end of the whole run, when it is given."""
+        self.limit = ""
+        """What bounds the hop under way, as its timeout messages say."""
 
     def close(self) -> None:
         for c in self.pool.values():
@@ -420,7 +426,7 @@ class _Run:
             if err.kind == "timeout":  # the handshake had what was left of the hop's time
                 err = ProbeError(
                     ErrorKind.TIMEOUT,
-                    f"no TLS answer from {where} within the hop's {opts.timeout:g} s (--timeout)",
+                    f"no TLS answer from {where} within {self.limit}",
                 )
             return None, err
         # The handshake as the server paced it (as ``netdiag tls`` shows it); setting up
@@ -476,7 +482,13 @@ class _Run:
         _load_once(t, self.opts)  # a redirect to https, the first time
         start = now_ns()
         opts = self.opts
-        deadline = start + int(opts.timeout * 1e9)
+        deadline, limit = (
+            start + int(opts.timeout * 1e9),
+            f"the hop's {opts.timeout:g} s (--timeout)",
+        )
+        if self.run_deadline is not None and self.run_deadline < deadline:
+            deadline, limit = self.run_deadline, f"the {opts.max_time:g} s of --max-time"
+        self.limit = limit
         assert t.port is not None and t.scheme is not None
         key = (t.scheme, t.host, t.port)
         conn = self.pool.pop(key, None)
@@ -574,7 +586,7 @@ class _Run:
             authority=host_override or _authority(t),
             scheme=t.scheme,
             deadline_ns=deadline,
-            timeout=self.opts.timeout,
+            limit=self.limit,
             max_body_bytes=self.opts.max_body_bytes,
         )
         return conn.client.exchange(request)
@@ -676,9 +688,9 @@ def _host_header_warnings(
     )
 
 
-def _next_target(url: str, shown: str) -> tuple[Target | None, ProbeError | None]:
-    """Where a redirect leads, or why it is not followed: a bad URL, or a host that
-    :data:`REDIRECT_POLICY` refuses."""
+def _next_target(url: str, shown: str, run: _Run) -> tuple[Target | None, ProbeError | None]:
+    """Where a redirect leads, or why it is not followed: a bad URL, a host that
+    :data:`REDIRECT_POLICY` refuses, or --max-time already over."""
     try:
         nxt = parse_target(url, schemes=SCHEMES)
     except TargetError as exc:
@@ -692,6 +704,9 @@ def _next_target(url: str, shown: str) -> tuple[Target | None, ProbeError | None
     if refused is not None:
         why = f"refusing to follow a redirect to {shown}: {refused}"
         return None, ProbeError(ErrorKind.REDIRECT, why)
+    if run.run_deadline is not None and now_ns() >= run.run_deadline:
+        why = f"--max-time ({run.opts.max_time:g} s) ran out before the redirect to {shown}"
+        return None, ProbeError(ErrorKind.TIMEOUT, why)
     return nxt, None
 
 
@@ -700,7 +715,7 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
     _load_once(target, opts)  # before the report's clock starts
     started_at = utc_now_iso()
     start = now_ns()
-    run = _Run(opts)
+    run = _Run(opts, start)
     hops: list[Hop] = []
     method = opts.method
     body = opts.data
@@ -761,7 +776,7 @@ def probe_http(target: Target, opts: HttpOptions) -> HttpReport:
                         f"more than {opts.max_redirects} redirects (--max-redirects)",
                     )
                     break
-                new_t, error = _next_target(nxt, nxt_shown)
+                new_t, error = _next_target(nxt, nxt_shown, run)
                 if new_t is None:
                     break
                 if _origin(new_t) != _origin(t):

@@ -85,4 +85,7 @@ def wait_bound(module: ModuleSpec, timeout_s: float, scrape_s: float | None) -> 
         return max(scrape_s - TIMEOUT_MARGIN_S, timeout_s)
     from netdiag.checks.spec import attempt_bound_s
 
-    return min(attempt_bound_s(module.type, module.options, module.types, timeout_s), MAX_WAIT_S)
+    bound = attempt_bound_s(module.type, module.options, module.types, timeout_s)
+    if module.type == "http":  # its timeout bounds it whole (--max-time, set by bind)
+        bound = min(bound, timeout_s + 1.0)
+    return min(bound, MAX_WAIT_S)
