@@ -49,6 +49,11 @@ def read_stdin_bounded(limit: int) -> bytes:
     rather than read (typing a body, or a closed input, is not what ``@-`` is for)."""
     if os.isatty(0):
         raise FileError("standard input is a terminal: pipe the body in, or name a file")
+    try:
+        if os.path.samestat(os.fstat(0), os.stat(os.devnull)):
+            raise FileError("standard input is empty (/dev/null, or closed): pipe the body in")
+    except OSError:
+        pass
     return _read_fd(0, "standard input", limit)
 
 

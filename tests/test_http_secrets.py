@@ -76,7 +76,7 @@ def test_body_from_standard_input(lab, tmp_path):
         r = _http_with_stdin(f, "http://127.0.0.1:9/", "-d", "@-")
     assert r.returncode == 2 and "-d @-: standard input" in r.stderr and "64 MiB" in r.stderr
     nothing = _http_with_stdin(subprocess.DEVNULL, "http://127.0.0.1:9/", "-d", "@-")
-    assert nothing.returncode == 2 and "not a regular file or a pipe" in nothing.stderr
+    assert nothing.returncode == 2 and "standard input is empty (/dev/null" in nothing.stderr
     assert len(nothing.stderr.strip().splitlines()) == 1 and "Traceback" not in nothing.stderr
 
 
