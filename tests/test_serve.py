@@ -572,6 +572,7 @@ def test_connections_are_bounded() -> None:
         ({"name": "a", "type": "tcp", "retries": 1}, "retries: not in a module"),
         ({"name": "a", "type": "http", "head": True, "data": "x"}, "head: --head sends no body"),
         ({"name": "a", "type": "http", "data": "@-"}, 'data: "@-" (standard input) is for'),
+        ({"name": "a", "type": "http", "data": "@/dev/null"}, "must be a regular file"),
         ({"name": "a b", "type": "tcp"}, "name: 'a b': letters"),
         ({"name": "a", "type": "tls", "max_ms": 3}, "max_ms: not a tls option"),
         ({"name": "a", "type": "http", "ca_file": "/nonexistent/ca.pem"}, "ca_file: --ca-file"),
@@ -598,6 +599,16 @@ def test_count_is_one_unless_a_module_or_its_defaults_say_otherwise() -> None:
     assert "count" not in modules["http"].options  # http has no --count
     assert prepare_module({"name": "bare", "type": "tcp"}).options["count"] == 1
     assert prepare_module({"name": "bare", "type": "ping"}).options["count"] == 1
+
+
+def test_a_modules_body_file_must_be_a_regular_file(tmp_path: Path) -> None:
+    fifo = tmp_path / "body.fifo"  # opening it would wait for a writer: it is never opened
+    os.mkfifo(fifo)
+    with pytest.raises(SpecError, match="must be a regular file"):
+        prepare_module({"name": "a", "type": "http", "data": f"@{fifo}"})
+    body = tmp_path / "body.json"
+    body.write_text("{}")
+    assert prepare_module({"name": "a", "type": "http", "data": f"@{body}"}).name == "a"
 
 
 def test_default_modules_are_valid() -> None:

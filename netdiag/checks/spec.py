@@ -34,6 +34,7 @@ has it, unless the check sets it.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -288,6 +289,23 @@ def _no_stdin(merged: dict[str, Any]) -> None:
     checks or modules is read once and run many times, with no input to read from."""
     if merged.get("data") == "@-":
         raise _Bad('"@-" (standard input) is for the command line: name a file, "@PATH"', "data")
+
+
+def _body_file_is_regular(merged: dict[str, Any]) -> None:
+    """A module's ``data = "@PATH"`` is read again for each new target, on the exporter's
+    event loop: only a regular file may be (a pipe, a FIFO or ``/dev/stdin`` would stall
+    the exporter, or give each probe another body)."""
+    import stat
+
+    data = merged.get("data")
+    if not isinstance(data, str) or not data.startswith("@") or data == "@-":
+        return
+    try:
+        mode = os.stat(data[1:]).st_mode
+    except OSError:
+        return  # the command's own reading says what is wrong, as for a check
+    if not stat.S_ISREG(mode):
+        raise _Bad(f"{data}: a module's body file must be a regular file", "data")
 
 
 def _string_list(key: str, value: object, *, single: bool = True) -> list[str]:
@@ -712,6 +730,7 @@ def _module(table: dict[str, Any], defaults: dict[str, Any]) -> ModuleSpec:
             raise _Bad(f"not in a module: {_NOT_IN_MODULES[key]}", key)
     _check_keys(cmd, {k: v for k, v in table.items() if k != "target"})
     _no_stdin(merged)
+    _body_file_is_regular(merged)
     types: tuple[str, ...] = ()
     if type_ == "dns":
         types = tuple(_string_list("types", merged.get("types", [])))
