@@ -663,8 +663,8 @@ class ModuleSpec:
     types: tuple[str, ...] = ()
     """dns: the record types (positional on the command line)."""
     written: dict[str, Any] = field(default_factory=dict, compare=False)
-    """The module's keys as the file wrote them (``[defaults]`` included), name and type
-    aside."""
+    """The module's keys as the file wrote them, with what ``[defaults]`` and
+    :data:`MODULE_DEFAULTS` give it (the page at ``/`` shows them), name and type aside."""
 
     def bind(self, target: str, timeout_s: float | None = None) -> Callable[[], AnyReport]:
         """The probe call for ``target`` (as the command line takes it: host[:port] for tcp,
