@@ -116,4 +116,8 @@ def test_a_scoped_ipv6_literal_keeps_its_zone(answers):
 
 def test_a_scoped_literal_on_no_such_interface(answers):
     res = resolve("fe80::1%nosuchif0", 80, numeric=True)
-    assert res.error.kind == "dns" and res.endpoints == ()
+    assert res.error.kind == "unreachable" and res.endpoints == ()
+    assert (
+        res.error.message
+        == "fe80::1%nosuchif0: no interface named 'nosuchif0' on this host (ip link lists them)"
+    )

@@ -1,9 +1,10 @@
 """Summaries that say what happened: one set of statistics names for tcp and ping, and a run
 that sent nothing says so, and why, instead of "0% loss".
 
-A name that does not resolve is stood in for by a link-local address with a zone naming no
-interface (``fe80::1%nosuchif0``): getaddrinfo rejects it under AI_NUMERICHOST, so the run
-fails exactly where an unknown name fails, without asking any resolver."""
+A target that fails before anything is sent is a link-local address with a zone naming no
+interface (``fe80::1%nosuchif0``): it fails where an unknown name fails, when its address is
+looked up (kind ``unreachable``: there is no link to reach it on), without asking any
+resolver."""
 
 from __future__ import annotations
 
@@ -61,11 +62,11 @@ def test_tcp_unresolvable_target_says_nothing_was_sent_and_why(cli):
     assert res["stats"]["sent"] == 0 and res["stats"]["received"] == 0
     assert res["stats"]["loss_pct"] is None  # not 0% loss
     assert res["probes"] == [] and res["per_address"] == []
-    assert doc["error"]["kind"] == res["error"]["kind"] == "dns"
-    assert "does not resolve" in doc["error"]["message"]
+    assert doc["error"]["kind"] == res["error"]["kind"] == "unreachable"
+    assert "no interface named 'nosuchif0'" in doc["error"]["message"]
     text = run_process("tcp", f"[{NO_SUCH_ZONE}]:80", "-c", "2")
     assert text.code == 1 and text.err == ""
-    assert f"nothing sent: dns: {NO_SUCH_ZONE} does not resolve" in text.out
+    assert f"nothing sent: unreachable: {NO_SUCH_ZONE}: no interface named" in text.out
     assert "0% loss" not in text.out and "0 sent" not in text.out
 
 
@@ -75,7 +76,7 @@ def test_tcp_several_targets_one_unresolvable(cli, lab):
     assert [r["stats"]["loss_pct"] for r in doc["results"]] == [0.0, None]
     text = run_process(*args)  # piped: the table, then why nothing was sent
     assert "sent" in text.out and "recv" in text.out and "status" in text.out
-    assert f"[{NO_SUCH_ZONE}]:80: nothing sent: dns: {NO_SUCH_ZONE} does not" in text.out
+    assert f"[{NO_SUCH_ZONE}]:80: nothing sent: unreachable: {NO_SUCH_ZONE}: no" in text.out
     assert "1 of 2 targets healthy" in text.out
 
 
@@ -85,11 +86,11 @@ def test_ping_unresolvable_host_says_nothing_was_sent_and_why(cli):
     assert r.code == 1
     [host] = r.json()["results"]
     assert host["stats"]["sent"] == 0 and host["stats"]["loss_pct"] is None
-    assert host["error"]["kind"] == "dns" and "does not resolve" in host["error"]["message"]
+    assert host["error"]["kind"] == "unreachable" and "no interface" in host["error"]["message"]
     assert host["socket"] is None and host["probes"] == []
     text = run_process("ping", NO_SUCH_ZONE, "-c", "2")
     assert text.code == 1 and text.err == ""
-    assert f"nothing sent: dns: {NO_SUCH_ZONE} does not resolve" in text.out
+    assert f"nothing sent: unreachable: {NO_SUCH_ZONE}: no interface named" in text.out
     assert "packets transmitted" not in text.out and "0% packet loss" not in text.out
 
 

@@ -291,7 +291,7 @@ def test_tcp_process_at_80_columns(lab):
         assert len(times) == 3
         values += [times[0], times[-1]]
     assert_whole(summary, values, 80)
-    assert "nothing sent: dns: fe80::1%nosuchif0" in " ".join(summary.split())
+    assert "nothing sent: unreachable: fe80::1%nosuchif0" in " ".join(summary.split())
 
 
 @requires_icmp  # the default socket
@@ -309,7 +309,7 @@ def test_ping_process_at_80_columns():
         assert len(times) == 3
         values += [times[0], times[-1]]
     assert_whole(summary, values, 80)
-    assert "nothing sent: dns: fe80::1%nosuchif0" in " ".join(summary.split())
+    assert "nothing sent: unreachable: fe80::1%nosuchif0" in " ".join(summary.split())
 
 
 @pytest.mark.parametrize("path", ["/", "/hostile/silent"])

@@ -30,6 +30,25 @@ def _gai_error(host: str, exc: socket.gaierror, version: int | None) -> ProbeErr
     return ProbeError(ErrorKind.DNS, f"cannot resolve {host}: {exc.strerror}")
 
 
+def _no_such_zone(host: str) -> ProbeError | None:
+    """``fe80::1%zone`` whose zone names no interface of this host (by name or index): no
+    lookup failed, there is no link to reach the address on."""
+    zone = host.partition("%")[2]
+    if not zone:
+        return None
+    try:
+        if zone.isascii() and zone.isdigit():
+            socket.if_indextoname(int(zone))
+        else:
+            socket.if_nametoindex(zone)
+    except (OSError, ValueError, OverflowError):
+        return ProbeError(
+            ErrorKind.UNREACHABLE,
+            f"{host}: no interface named {zone!r} on this host (ip link lists them)",
+        )
+    return None
+
+
 @dataclass
 class _Outcome:
     """What the resolver thread found: endpoints, or the exception that ended it."""
@@ -88,7 +107,8 @@ def resolve(
         try:
             eps = _lookup(host, port, version, numeric=True)
         except socket.gaierror as exc:
-            return Resolution((), elapsed_ms(start), _gai_error(host, exc, version))
+            err = _no_such_zone(host) or _gai_error(host, exc, version)
+            return Resolution((), elapsed_ms(start), err)
         return Resolution(tuple(eps), elapsed_ms(start))
 
     box = _Outcome()
