@@ -324,3 +324,21 @@ def test_max_time_bounds_the_whole_run(cli, slow_redirects):
     # without it, each hop has its own --timeout: 10 redirects, then too many
     r = cli("http", slow_redirects + "/0", "-L", "--max-redirects", "3", "--json")
     assert r.json()["error"]["kind"] == "too_many_redirects"
+
+
+def test_a_connect_timeout_names_the_limit_that_cut_it(cli, lab):
+    # a SYN never answered: the message names --max-time or the hop's --timeout, not the
+    # fraction of a second that happened to be left ("after 0.299845 s")
+    where = lab.endpoints["tcp_silent"]
+    r = cli("http", f"http://{where}/", "-m", "0.3", "--timeout", "5", "--json")
+    assert r.code == 1
+    err = r.json()["error"]
+    assert err == {
+        "kind": "timeout",
+        "message": f"no answer to SYN from {where} within the 0.3 s of --max-time",
+        "hint": None,
+    }
+    r = cli("http", f"http://{where}/", "--timeout", "0.3", "--json")
+    assert r.json()["error"]["message"] == (
+        f"no answer to SYN from {where} within the hop's 0.3 s (--timeout)"
+    )

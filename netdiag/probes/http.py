@@ -400,10 +400,16 @@ class _Run:
         p.address, p.port = endpoint.address, endpoint.port
         conn = connect(endpoint, left())
         p.connect_ms = conn.connect_ms
+        where = format_hostport(endpoint.address, endpoint.port)
         if conn.sock is None:
             assert conn.error is not None
             p.stopped_in = Phase.CONNECT
-            return None, conn.error
+            failed = conn.error
+            if failed.kind == "timeout":  # the connect had what was left of the hop's time
+                failed = ProbeError(
+                    ErrorKind.TIMEOUT, f"no answer to SYN from {where} within {self.limit}"
+                )
+            return None, failed
         routed = tuple(p.routed_by)
         if t.scheme != "https":
             stream: Stream = PlainStream(conn.sock)
@@ -414,7 +420,6 @@ class _Run:
         from netdiag.net.tlsconn import handshake
 
         alpn = ["h2", "http/1.1"] if opts.http2 else ["http/1.1"]
-        where = format_hostport(endpoint.address, endpoint.port)
         # SNI and the name checked are the URL's host, whatever address was chosen.
         sni = None if t.is_ip else t.host
         tls_start = now_ns()
