@@ -321,6 +321,9 @@ def test_max_time_bounds_the_whole_run(cli, slow_redirects):
     doc = r.json()
     assert doc["error"]["kind"] == "timeout" and "--max-time" in doc["error"]["message"]
     assert 2 <= len(doc["hops"]) <= 4  # the hops that fit in 1 s
+    # equal bounds: on the first hop it is the hop's own --timeout that ends it
+    r = cli("http", slow_redirects + "/0", "-m", "0.2", "--timeout", "0.2", "--json")
+    assert "within the hop's 0.2 s (--timeout)" in r.json()["error"]["message"]
     # without it, each hop has its own --timeout: 10 redirects, then too many
     r = cli("http", slow_redirects + "/0", "-L", "--max-redirects", "3", "--json")
     assert r.json()["error"]["kind"] == "too_many_redirects"

@@ -688,7 +688,9 @@ class ModuleSpec:
             kwargs["timeout"] = max(self.min_timeout_s, min(timeout_s, self.timeout_s))
         if self.type == "http":  # the timeout bounds the whole probe, redirects included,
             own = kwargs.get("max_time")  # as blackbox_exporter's module timeout does
-            kwargs["max_time"] = min(own, kwargs["timeout"]) if own else kwargs["timeout"]
+            if not own or own > kwargs["timeout"]:
+                kwargs["max_time"] = kwargs["timeout"]
+                kwargs["max_time_source"] = "the probe's timeout"
         try:
             call = cmd.module.prepare(**kwargs)
         except UsageError as exc:

@@ -254,6 +254,7 @@ def prepare(
     connect_to: list[str] | None,
     ipv4: bool,
     ipv6: bool,
+    max_time_source: str = "--max-time",
 ) -> Callable[[], HttpReport]:
     """Validate the command's parameters (as the CLI parsed them; a usage error for what
     is wrong) into a ready call of the probe. Sends nothing (``-d @FILE`` and ``--ca-file``
@@ -301,6 +302,7 @@ def prepare(
         insecure=insecure,
         timeout=timeout,
         max_time=max_time,
+        max_time_source=max_time_source,
         max_header_bytes=max_header_bytes,
         expect_status=expect,
         max_ms=max_ms,

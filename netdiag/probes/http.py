@@ -205,6 +205,9 @@ class HttpOptions:
     timeout: float = 10.0
     max_time: float | None = None
     """The whole run, every hop together (curl's --max-time); None: each hop has --timeout."""
+    max_time_source: str = "--max-time"
+    """What set ``max_time``, as timeout messages name it (``netdiag serve``: the probe's
+    timeout)."""
     max_header_bytes: int = 65536
     max_body_bytes: int = 10 << 20
     expect_status: tuple[tuple[int, int], ...] = ((100, 399),)
@@ -342,6 +345,10 @@ def _decode(data: bytes | bytearray, encoding: str | None, limit: int) -> bytes 
         return d.decompress(data, limit)
     except zlib.error:
         return None
+
+
+def _max_time_limit(opts: HttpOptions) -> str:
+    return f"the {opts.max_time:g} s of {opts.max_time_source}"
 
 
 class _Run:
@@ -491,8 +498,10 @@ class _Run:
             start + int(opts.timeout * 1e9),
             f"the hop's {opts.timeout:g} s (--timeout)",
         )
-        if self.run_deadline is not None and self.run_deadline < deadline:
-            deadline, limit = self.run_deadline, f"the {opts.max_time:g} s of --max-time"
+        # The run's bound when it ends this hop sooner (by more than the moment between the
+        # two clocks' starts: -m 10 --timeout 10 is the hop's --timeout on the first hop).
+        if self.run_deadline is not None and self.run_deadline < deadline - 1_000_000:
+            deadline, limit = self.run_deadline, _max_time_limit(opts)
         self.limit = limit
         assert t.port is not None and t.scheme is not None
         key = (t.scheme, t.host, t.port)
@@ -710,7 +719,7 @@ def _next_target(url: str, shown: str, run: _Run) -> tuple[Target | None, ProbeE
         why = f"refusing to follow a redirect to {shown}: {refused}"
         return None, ProbeError(ErrorKind.REDIRECT, why)
     if run.run_deadline is not None and now_ns() >= run.run_deadline:
-        why = f"--max-time ({run.opts.max_time:g} s) ran out before the redirect to {shown}"
+        why = f"{_max_time_limit(run.opts)} ran out before the redirect to {shown}"
         return None, ProbeError(ErrorKind.TIMEOUT, why)
     return nxt, None
 
