@@ -297,6 +297,18 @@ def test_unreachable_in_own_namespace():
     assert doc["results"][0]["probes"][0]["error"]["kind"] == "unreachable"
 
 
+@requires_root
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_a_link_local_address_on_a_down_interface_is_unreachable():
+    # The fresh namespace's loopback is down: no address to connect from (EADDRNOTAVAIL),
+    # which is the link's state, not a local resource running out.
+    r = run_process("tcp", "[fe80::1%lo]:80", "-c", "1", "--json", prefix=("unshare", "--net"))
+    assert r.code == 1, r.err
+    err = r.json()["error"]
+    assert err["kind"] == "unreachable" and "is it down?" in err["message"]
+    assert err["hint"] is None  # not "raise the open-files limit"
+
+
 def test_text_output_streams_probes_and_summary(lab):
     r = run_process("tcp", lab.endpoints["tcp_open"], "-c", "2", "-i", "0")
     assert r.code == 0

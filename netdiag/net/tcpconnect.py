@@ -25,7 +25,7 @@ from netdiag.results.tcp import TcpInfo
 from netdiag.targets import format_hostport
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENONET}
-_RESOURCE = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.EADDRNOTAVAIL}
+_RESOURCE = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 # struct tcp_info (linux/tcp.h): 8 one-byte fields, then 32-bit fields from tcpi_rto on.
@@ -69,6 +69,18 @@ def connect_error(err: int, endpoint: Endpoint, timeout: float | None = None) ->
         return ProbeError(
             ErrorKind.BLOCKED,
             f"{where}: {os.strerror(err)} (a local firewall rule rejected the SYN)",
+        )
+    if err == errno.EADDRNOTAVAIL:
+        if len(endpoint.sockaddr) == 4 and endpoint.sockaddr[3]:  # a scoped (link-local) one
+            return ProbeError(
+                ErrorKind.UNREACHABLE,
+                f"{where}: {os.strerror(err)} (its interface has no usable address: is it down?)",
+            )
+        return ProbeError(
+            ErrorKind.RESOURCE,
+            f"{where}: {os.strerror(err)}",
+            hint="no local port is free: ephemeral ports are used up (netdiag sockets shows "
+            "TIME_WAIT), or probe fewer targets at once",
         )
     if err in _RESOURCE:
         return ProbeError(
