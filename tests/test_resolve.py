@@ -121,3 +121,7 @@ def test_a_scoped_literal_on_no_such_interface(answers):
         res.error.message
         == "fe80::1%nosuchif0: no interface named 'nosuchif0' on this host (ip link lists them)"
     )
+    for index in ("999999", "0"):  # glibc takes any number: checked before any lookup
+        res = resolve(f"fe80::1%{index}", 80, numeric=True)
+        assert res.error.kind == "unreachable" and res.endpoints == ()
+        assert f"no interface with index {index} on this host" in res.error.message

@@ -36,15 +36,16 @@ def _no_such_zone(host: str) -> ProbeError | None:
     zone = host.partition("%")[2]
     if not zone:
         return None
+    number = zone.isascii() and zone.isdigit()
     try:
-        if zone.isascii() and zone.isdigit():
+        if number:
             socket.if_indextoname(int(zone))
         else:
             socket.if_nametoindex(zone)
     except (OSError, ValueError, OverflowError):
+        which = f"with index {zone}" if number else f"named {zone!r}"
         return ProbeError(
-            ErrorKind.UNREACHABLE,
-            f"{host}: no interface named {zone!r} on this host (ip link lists them)",
+            ErrorKind.UNREACHABLE, f"{host}: no interface {which} on this host (ip link lists them)"
         )
     return None
 
@@ -78,6 +79,28 @@ def _lookup(host: str, port: int, version: int | None, numeric: bool) -> list[En
     return list(seen.values())
 
 
+def _literal(host: str, port: int, version: int | None, start: int) -> Resolution:
+    """An IP literal's endpoint, without a lookup (one with a zone: the zone checked, then
+    getaddrinfo under AI_NUMERICHOST, which asks no resolver)."""
+    if "%" not in host:  # a plain literal needs no resolver call at all
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        if version is not None and FAMILIES[version] != family:
+            err = ProbeError(ErrorKind.DNS, f"{host} is not an IPv{version} address")
+            return Resolution((), elapsed_ms(start), err)
+        sockaddr: tuple[str, int] | tuple[str, int, int, int] = (
+            (host, port) if family == socket.AF_INET else (host, port, 0, 0)
+        )
+        return Resolution((Endpoint(family, sockaddr, host),), elapsed_ms(start))
+    zone_error = _no_such_zone(host)  # glibc takes any number as a zone: check it here
+    if zone_error is not None:
+        return Resolution((), elapsed_ms(start), zone_error)
+    try:
+        eps = _lookup(host, port, version, numeric=True)
+    except socket.gaierror as exc:
+        return Resolution((), elapsed_ms(start), _gai_error(host, exc, version))
+    return Resolution(tuple(eps), elapsed_ms(start))
+
+
 def resolve(
     host: str,
     port: int,
@@ -95,21 +118,7 @@ def resolve(
     """
     start = now_ns()
     if numeric:
-        if "%" not in host:  # a plain literal needs no resolver call at all
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            if version is not None and FAMILIES[version] != family:
-                err = ProbeError(ErrorKind.DNS, f"{host} is not an IPv{version} address")
-                return Resolution((), elapsed_ms(start), err)
-            sockaddr: tuple[str, int] | tuple[str, int, int, int] = (
-                (host, port) if family == socket.AF_INET else (host, port, 0, 0)
-            )
-            return Resolution((Endpoint(family, sockaddr, host),), elapsed_ms(start))
-        try:
-            eps = _lookup(host, port, version, numeric=True)
-        except socket.gaierror as exc:
-            err = _no_such_zone(host) or _gai_error(host, exc, version)
-            return Resolution((), elapsed_ms(start), err)
-        return Resolution(tuple(eps), elapsed_ms(start))
+        return _literal(host, port, version, start)
 
     box = _Outcome()
     done = threading.Event()
