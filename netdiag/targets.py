@@ -302,6 +302,9 @@ def _parse_url(text: str, s: str, schemes: Mapping[str, int] | None) -> Target:
         if end < 0:
             raise TargetError(f"'{shown}': missing ']' after an IPv6 address")
         raw_host, rest = hostinfo[1:end], hostinfo[end + 1 :]
+        # A zone in a URI is written %25 (RFC 6874: "[fe80::1%25eth0]"); a bare % is taken
+        # too, as curl and browsers do.
+        raw_host = raw_host.replace("%25", "%", 1)
         if rest and not rest.startswith(":"):
             raise TargetError(f"'{shown}': expected ':port' after ']'")
         port_text = rest[1:] if rest else None

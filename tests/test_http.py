@@ -345,3 +345,15 @@ def test_a_connect_timeout_names_the_limit_that_cut_it(cli, lab):
     assert r.json()["error"]["message"] == (
         f"no answer to SYN from {where} within the hop's 0.3 s (--timeout)"
     )
+
+
+def test_an_ipv6_zone_is_read_as_rfc_6874_writes_it_and_never_sent(cli, lab):
+    port = lab.urls["http"].rsplit(":", 1)[1]
+    url = f"http://[fe80::1%25lo]:{port}/echo/headers"  # the zone is lo, written %25lo
+    # --connect-to takes the connection to the lab on 127.0.0.1: the Host header is the URL's
+    r = cli(
+        "http", url, "--connect-to", f"[fe80::1%lo]:{port}:127.0.0.1:{port}", "--body", "--json"
+    )
+    assert r.code == 0, r.out
+    echoed = r.json()["hops"][0]["body"]["text"]
+    assert f"host: [fe80::1]:{port}" in echoed  # RFC 6874: a zone means nothing to the server

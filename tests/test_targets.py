@@ -93,6 +93,8 @@ def test_default_port_fills_only_missing_ports():
         ("https://[::1]/", "https", "::1", 443, "/"),
         ("http://user:pw@127.0.0.1:8080/x", "http", "127.0.0.1", 8080, "/x"),
         ("http://bücher.test/", "http", "xn--bcher-kva.test", 80, "/"),
+        ("http://[fe80::1%25lo]:8080/", "http", "fe80::1%lo", 8080, "/"),  # RFC 6874
+        ("http://[fe80::1%lo]/", "http", "fe80::1%lo", 80, "/"),  # as curl takes it too
     ],
 )
 def test_urls(text, scheme, host, port, path):

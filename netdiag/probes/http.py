@@ -672,11 +672,13 @@ def _load_once(t: Target, opts: HttpOptions) -> None:
 
 
 def _authority(t: Target) -> str:
-    """``host[:port]`` as the Host header carries it (no port when it is the scheme's)."""
+    """``host[:port]`` as the Host header carries it (no port when it is the scheme's; no
+    IPv6 zone, which means something only on this host: RFC 6874, as curl sends it)."""
     assert t.port is not None
+    host = t.host.split("%", 1)[0]
     if t.port == SCHEMES.get(t.scheme or "", 0):
-        return format_hostport(t.host, None)
-    return format_hostport(t.host, t.port)
+        return format_hostport(host, None)
+    return format_hostport(host, t.port)
 
 
 def _host_header_warnings(
