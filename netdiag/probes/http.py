@@ -359,6 +359,8 @@ class _Run:
         """--max-time's end of the whole run, when it is given."""
         self.limit = ""
         """What bounds the hop under way, as its timeout messages say."""
+        self.hops = 0
+        """Hops started."""
 
     def close(self) -> None:
         for c in self.pool.values():
@@ -498,10 +500,14 @@ class _Run:
             start + int(opts.timeout * 1e9),
             f"the hop's {opts.timeout:g} s (--timeout)",
         )
-        # The run's bound when it ends this hop sooner (by more than the moment between the
-        # two clocks' starts: -m 10 --timeout 10 is the hop's --timeout on the first hop).
-        if self.run_deadline is not None and self.run_deadline < deadline - 1_000_000:
-            deadline, limit = self.run_deadline, _max_time_limit(opts)
+        if self.run_deadline is not None and self.run_deadline < deadline:
+            deadline = self.run_deadline
+            # Named as the bound that ends this hop sooner; on the first hop the two clocks
+            # start moments apart, so there the settings decide (-m 10 --timeout 10: --timeout).
+            later = self.hops > 0
+            if later or opts.max_time is None or opts.max_time < opts.timeout:
+                limit = _max_time_limit(opts)
+        self.hops += 1
         self.limit = limit
         assert t.port is not None and t.scheme is not None
         key = (t.scheme, t.host, t.port)
