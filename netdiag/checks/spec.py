@@ -353,23 +353,29 @@ def _label(index: int, table: dict[str, Any]) -> str:
     return f"check #{index}"
 
 
+def _name_and_type(table: dict[str, Any], what: str, types: Sequence[str]) -> tuple[str, str]:
+    """A check's or a module's ``name`` and ``type`` (one of ``types``); :class:`_Bad`."""
+    name = table.get("name")
+    if name is None:
+        raise _Bad(f"missing: every {what} has a unique name", "name")
+    if not isinstance(name, str) or not name.strip():
+        raise _Bad(f"takes a non-empty string, not {_toml_kind(name)}", "name")
+    type_ = table.get("type")
+    if type_ is None:
+        raise _Bad(f"missing: one of {', '.join(types)}", "type")
+    if not isinstance(type_, str) or type_ not in types:
+        hint = _suggest(type_, types) if isinstance(type_, str) else ""
+        raise _Bad(f"{type_!r} is not one of {', '.join(types)}{hint}", "type")
+    return name, type_
+
+
 def _one(index: int, table: dict[str, Any], defaults: dict[str, Any]) -> CheckSpec:
     """One ``[[check]]`` table, with ``[defaults]`` for what it does not set, as a ready
     check; :class:`_Bad` for what is wrong."""
     from netdiag.commands.options import error_param
     from netdiag.commands.typercompat import UsageError
 
-    name = table.get("name")
-    if name is None:
-        raise _Bad("missing: every check has a unique name", "name")
-    if not isinstance(name, str) or not name.strip():
-        raise _Bad(f"takes a non-empty string, not {_toml_kind(name)}", "name")
-    type_ = table.get("type")
-    if type_ is None:
-        raise _Bad(f"missing: one of {', '.join(TYPES)}", "type")
-    if not isinstance(type_, str) or type_ not in TYPES:
-        hint = _suggest(type_, TYPES) if isinstance(type_, str) else ""
-        raise _Bad(f"{type_!r} is not one of {', '.join(TYPES)}{hint}", "type")
+    name, type_ = _name_and_type(table, "check", TYPES)
     cmd = _command(type_)
     merged = {k: v for k, v in defaults.items() if k in cmd.keys or k == "retries"}
     merged.update(table)
@@ -710,19 +716,9 @@ def _module_label(index: int, table: dict[str, Any]) -> str:
 def _module(table: dict[str, Any], defaults: dict[str, Any]) -> ModuleSpec:
     """One ``[[module]]`` table, with ``[defaults]`` for what it does not set; :class:`_Bad`
     for what is wrong."""
-    name = table.get("name")
-    if name is None:
-        raise _Bad("missing: every module has a unique name", "name")
-    if not isinstance(name, str) or not name.strip():
-        raise _Bad(f"takes a non-empty string, not {_toml_kind(name)}", "name")
+    name, type_ = _name_and_type(table, "module", MODULE_TYPES)
     if not all(c.isascii() and (c.isalnum() or c in "_-.") for c in name):
         raise _Bad(f"{name!r}: letters, digits, '_', '-' and '.' only (it goes in a URL)", "name")
-    type_ = table.get("type")
-    if type_ is None:
-        raise _Bad(f"missing: one of {', '.join(MODULE_TYPES)}", "type")
-    if not isinstance(type_, str) or type_ not in MODULE_TYPES:
-        hint = _suggest(type_, MODULE_TYPES) if isinstance(type_, str) else ""
-        raise _Bad(f"{type_!r} is not one of {', '.join(MODULE_TYPES)}{hint}", "type")
     cmd = _command(type_)
     merged = {k: v for k, v in MODULE_DEFAULTS.items() if k in cmd.keys}
     merged.update((k, v) for k, v in defaults.items() if k in cmd.keys)
