@@ -76,13 +76,17 @@ def probe_timeout(module: ModuleSpec, scrape_s: float | None) -> float:
 
 
 def wait_bound(module: ModuleSpec, timeout_s: float, scrape_s: float | None) -> float:
-    """How long a request waits for its probe before it answers a failure: the scrape's
-    budget when Prometheus sent one, else the module's own bound
-    (:func:`netdiag.checks.spec.attempt_bound_s`: its timeout for each step and the waits
-    between attempts). The probe itself is bounded by ``timeout_s`` per step and keeps its
-    --max-concurrent slot until it ends."""
+    """How long a request waits for its probe before it answers a failure: with a scrape
+    timeout from Prometheus, past the probe's timeout and before Prometheus's; else the
+    module's own bound (:func:`netdiag.checks.spec.attempt_bound_s`: its timeout for each
+    step and the waits between attempts). The probe itself is bounded by ``timeout_s`` per
+    step and keeps its --max-concurrent slot until it ends."""
     if scrape_s is not None:
-        return max(scrape_s - TIMEOUT_MARGIN_S, timeout_s)
+        # Half the margin left before Prometheus gives up, so that a probe ending at its own
+        # timeout answers with its own reason, not with this bound's (they were equal: the
+        # bound won the race by a millisecond under load).
+        budget = max(scrape_s - TIMEOUT_MARGIN_S, timeout_s)
+        return budget + max(0.0, scrape_s - budget) / 2
     from netdiag.checks.spec import attempt_bound_s
 
     bound = attempt_bound_s(module.type, module.options, module.types, timeout_s)
